@@ -1,0 +1,241 @@
+"""AxonApp: the Jupyter server extension, its traits, and the `jupyter axon` command.
+
+`jupyter server` / `jupyter lab` load it through jupyter-config after `pip install`;
+`jupyter axon` starts a standalone server with it. Every external choice is a trait
+here (settable as `--AxonApp.name=value`); the matching env var wins over the default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from jupyter_core.application import JupyterApp
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, HasTraits, Integer, Unicode, default
+
+from ._version import __version__
+from .config import AxonConfig, default_data_dir, default_db_url
+
+
+def _env(name: str, fallback: str = "") -> str:
+    return os.environ.get(name, fallback)
+
+
+class AxonTraits(HasTraits):
+    """Traits shared by the server extension and the CLI subcommands."""
+
+    data_dir = Unicode(
+        help="Where Axon keeps its database and secrets [AXON_DATA_DIR]. "
+        "Default: <jupyter data dir>/axon."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return default_data_dir()
+
+    db_url = Unicode(help="Database URL [AXON_DB_URL]. Default: sqlite:///<data_dir>/axon.db.").tag(
+        config=True
+    )
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return default_db_url(self.data_dir)
+
+    def axon_config(self) -> AxonConfig:
+        return AxonConfig(data_dir=self.data_dir, db_url=self.db_url)
+
+
+class AxonApp(AxonTraits, ExtensionApp):
+    name = "axon_jupyter"
+    app_name = "Axon"
+    description = "Axon workflow automation: REST, GraphQL and WebSocket API under /axon/v1."
+    version = __version__
+    extension_url = "/axon/v1/health"
+    load_other_extensions = True
+    # `jupyter axon` is a service: no browser, and root (containers, CI) is allowed on
+    # purpose. `jupyter server` keeps Jupyter's own refusal to run as root.
+    serverapp_config = {"open_browser": False, "allow_root": True}
+
+    jwt_secret = Unicode(
+        help="Secret for signing JWTs, at least 32 bytes [AXON_JWT_SECRET]. Default: random, "
+        "generated once and kept in data_dir/jwt_secret with mode 0600."
+    ).tag(config=True)
+
+    @default("jwt_secret")
+    def _default_jwt_secret(self) -> str:
+        return _env("AXON_JWT_SECRET")
+
+    admin_email = Unicode(
+        help="Create this admin user at start-up if absent [AXON_ADMIN_EMAIL]."
+    ).tag(config=True)
+
+    @default("admin_email")
+    def _default_admin_email(self) -> str:
+        return _env("AXON_ADMIN_EMAIL")
+
+    admin_password = Unicode(help="Password of the bootstrap admin [AXON_ADMIN_PASSWORD].").tag(
+        config=True
+    )
+
+    @default("admin_password")
+    def _default_admin_password(self) -> str:
+        return _env("AXON_ADMIN_PASSWORD")
+
+    token_ttl = Integer(3600, help="Lifetime of access tokens, in seconds.").tag(config=True)
+    refresh_ttl = Integer(30 * 86400, help="Lifetime of refresh tokens, in seconds.").tag(
+        config=True
+    )
+    max_body_size = Integer(
+        10 * 1024 * 1024, help="Largest request body accepted, in bytes (larger: 413)."
+    ).tag(config=True)
+    trust_jupyter_identity = Bool(
+        True,
+        help="Requests that Jupyter itself authenticated (its token or login cookie) act as "
+        "the server owner's Axon account. Turn off to require Axon credentials everywhere.",
+    ).tag(config=True)
+    owner_email = Unicode(
+        help="Email of the Axon account Jupyter-authenticated requests act as. "
+        "Default: admin_email, else jupyter@localhost."
+    ).tag(config=True)
+    sqlite_synchronous = Unicode(
+        "NORMAL",
+        help="SQLite synchronous mode: NORMAL survives process crashes; FULL also power loss.",
+    ).tag(config=True)
+
+    def axon_config(self) -> AxonConfig:
+        return AxonConfig(
+            data_dir=self.data_dir,
+            db_url=self.db_url,
+            jwt_secret=self.jwt_secret,
+            admin_email=self.admin_email,
+            admin_password=self.admin_password,
+            token_ttl=self.token_ttl,
+            refresh_ttl=self.refresh_ttl,
+            max_body_size=self.max_body_size,
+            trust_jupyter_identity=self.trust_jupyter_identity,
+            owner_email=self.owner_email,
+            sqlite_synchronous=self.sqlite_synchronous.upper(),
+        )
+
+    def initialize_settings(self) -> None:
+        from .runtime import AxonRuntime
+
+        self.runtime = AxonRuntime(self.axon_config())
+        self.settings["axon"] = self.runtime
+
+    def initialize_handlers(self) -> None:
+        from .api.routes import handlers
+
+        self.handlers.extend(handlers())
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:
+        await super()._start_jupyter_server_extension(serverapp)
+        await self.runtime.ready()
+
+    async def stop_extension(self) -> None:
+        await self.runtime.stop()
+
+    subcommands = {
+        "create-user": ("axon_jupyter.app.CreateUserApp", "Create an Axon user."),
+        "create-api-key": ("axon_jupyter.app.CreateApiKeyApp", "Create an API key (printed once)."),
+    }
+
+
+class _CliApp(AxonTraits, JupyterApp):
+    """Base of the `jupyter axon <subcommand>` commands: same data dir and database."""
+
+    aliases: dict = {}
+
+    def run(self) -> None:
+        from .runtime import AxonRuntime
+
+        async def go() -> None:
+            runtime = AxonRuntime(self.axon_config())
+            await runtime.ready()
+            try:
+                await self.act(runtime)
+            finally:
+                await runtime.stop()
+
+        try:
+            asyncio.run(go())
+        except Exception as exc:  # the CLI answers with a message, not a traceback
+            message = getattr(exc, "message", None) or str(exc)
+            details = getattr(exc, "details", None)
+            print(f"error: {message}" + (f" {details}" if details else ""), file=sys.stderr)
+            self.exit(1)
+
+    def start(self) -> None:
+        self.run()
+
+
+class CreateUserApp(_CliApp):
+    name = "jupyter-axon-create-user"
+    description = "Create an Axon user: jupyter axon create-user --email E --password P"
+    email = Unicode(help="Email of the new user.").tag(config=True)
+    password = Unicode(help="Password (at least 8 characters).").tag(config=True)
+    display_name = Unicode(help="Display name.").tag(config=True)
+    plan = Unicode("standard", help="Plan: standard, pro or enterprise.").tag(config=True)
+    admin = Bool(False, help="Make the user an admin.").tag(config=True)
+    aliases = {
+        "email": "CreateUserApp.email",
+        "password": "CreateUserApp.password",
+        "name": "CreateUserApp.display_name",
+        "plan": "CreateUserApp.plan",
+        "data-dir": "CreateUserApp.data_dir",
+        "db-url": "CreateUserApp.db_url",
+    }
+    flags = {"admin": ({"CreateUserApp": {"admin": True}}, "Make the user an admin.")}
+
+    async def act(self, runtime) -> None:
+        if not self.email or not self.password:
+            raise ValueError("--email and --password are required")
+        user = await runtime.auth.create_user(
+            self.email,
+            self.password,
+            name=self.display_name or None,
+            plan=self.plan,
+            role="admin" if self.admin else "member",
+        )
+        print(f"created user {user.id} <{user.email}> role={user.role} plan={user.plan}")
+
+
+class CreateApiKeyApp(_CliApp):
+    name = "jupyter-axon-create-api-key"
+    description = "Create an API key for a user; the key is printed once."
+    email = Unicode(help="Email of the key's owner.").tag(config=True)
+    key_name = Unicode("cli", help="Name of the key.").tag(config=True)
+    scopes = Unicode(
+        "", help="Space- or comma-separated scopes (default: all the user may hold)."
+    ).tag(config=True)
+    aliases = {
+        "email": "CreateApiKeyApp.email",
+        "name": "CreateApiKeyApp.key_name",
+        "scopes": "CreateApiKeyApp.scopes",
+        "data-dir": "CreateApiKeyApp.data_dir",
+        "db-url": "CreateApiKeyApp.db_url",
+    }
+
+    async def act(self, runtime) -> None:
+        user = await runtime.store.get_user_by_email(self.email)
+        if user is None:
+            raise ValueError(f"no user with email {self.email!r}")
+        body: dict = {"name": self.key_name}
+        if self.scopes.strip():
+            body["scopes"] = [s for s in self.scopes.replace(",", " ").split() if s]
+        record, key = await runtime.auth.create_api_key(user, body)
+        print(key)
+        print(
+            f"# id={record.id} scopes={' '.join(record.scopes)} (shown once; store it now)",
+            file=sys.stderr,
+        )
+
+
+def main() -> None:
+    AxonApp.launch_instance()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Resolved configuration: the values AxonApp traits (or the CLI) hand to the runtime.
+
+Kept as a plain dataclass so the runtime can be built without a Jupyter server (the CLI
+subcommands, the embedded kernel server, tests) from the same defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+
+SECRET_FILE = "jwt_secret"
+
+
+def default_data_dir() -> str:
+    return os.environ.get("AXON_DATA_DIR") or str(Path(jupyter_data_dir()) / "axon")
+
+
+def default_db_url(data_dir: str) -> str:
+    return os.environ.get("AXON_DB_URL") or f"sqlite:///{Path(data_dir).resolve() / 'axon.db'}"
+
+
+def load_or_create_secret(data_dir: str) -> str:
+    """The JWT secret: generated once (256 bits), kept with mode 0600, reused on restart."""
+    path = Path(data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        text = path.read_text().strip()
+        if text:
+            return text
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+@dataclass
+class AxonConfig:
+    data_dir: str = field(default_factory=default_data_dir)
+    db_url: str = ""
+    jwt_secret: str = ""
+    admin_email: str = ""
+    admin_password: str = ""
+    token_ttl: int = 3600
+    refresh_ttl: int = 30 * 86400
+    max_body_size: int = 10 * 1024 * 1024
+    trust_jupyter_identity: bool = True
+    owner_email: str = ""
+    sqlite_synchronous: str = "NORMAL"
+
+    def resolved(self) -> AxonConfig:
+        """Fill the derived defaults (db_url, secret) that depend on data_dir."""
+        if not self.db_url:
+            self.db_url = default_db_url(self.data_dir)
+        if not self.jwt_secret:
+            self.jwt_secret = os.environ.get("AXON_JWT_SECRET") or load_or_create_secret(
+                self.data_dir
+            )
+        return self

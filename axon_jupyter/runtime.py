@@ -1,0 +1,70 @@
+"""The object graph of one Axon instance: store, services, and their start/stop.
+
+Built by AxonApp inside Jupyter, by the CLI subcommands, and by the embedded server a
+kernel starts; handlers reach it as `settings["axon"]`. `ready()` is the initialization
+gate: the first caller opens the store, everyone awaits the same work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .auth.tokens import TokenSigner
+from .config import AxonConfig
+from .services.auth import AuthService
+from .services.workflows import WorkflowService
+from .store.sqlite import SqliteStore, sqlite_path_from_url
+
+log = logging.getLogger("axon")
+
+
+class AxonRuntime:
+    def __init__(self, config: AxonConfig):
+        self.config = config.resolved()
+        self.store = SqliteStore(
+            sqlite_path_from_url(self.config.db_url), synchronous=self.config.sqlite_synchronous
+        )
+        self.signer = TokenSigner(
+            self.config.jwt_secret,
+            access_ttl=self.config.token_ttl,
+            refresh_ttl=self.config.refresh_ttl,
+        )
+        self.auth = AuthService(self.store, self.signer)
+        self.workflows = WorkflowService(self.store)
+        self._started: asyncio.Task | None = None
+        self._owner_id: str | None = None
+
+    async def ready(self) -> None:
+        if self._started is None:
+            self._started = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        await self.store.open()
+        cfg = self.config
+        if cfg.admin_email and cfg.admin_password:
+            await self.auth.ensure_user(cfg.admin_email, cfg.admin_password, role="admin")
+        log.info("Axon store ready at %s", cfg.db_url)
+
+    async def owner(self, jupyter_name: str | None = None):
+        """The Axon account a Jupyter-authenticated request acts as.
+
+        It is the configured admin when there is one (so the notebook and the REST
+        login see the same workflows), else a password-less admin created on first use.
+        """
+        if self._owner_id is not None:
+            user = await self.store.get_user(self._owner_id)
+            if user is not None:
+                return user
+        email = self.config.owner_email or self.config.admin_email or "jupyter@localhost"
+        user = await self.auth.ensure_user(
+            email, None, name=jupyter_name or "Jupyter owner", role="admin"
+        )
+        self._owner_id = user.id
+        return user
+
+    async def stop(self) -> None:
+        if self._started is not None and self._started.done() and not self._started.exception():
+            await self.store.close()
+        self._started = None

@@ -1,0 +1,107 @@
+"""The persistence contract every store implements.
+
+Contract:
+- Every coroutine that returns normally has committed its write: a caller may tell a
+  client "done" right after the await. Nothing is acknowledged from a buffer.
+- Reads never see a half-applied change (each write is one transaction).
+- Object lookups take the owner's user id: a row owned by someone else is
+  indistinguishable from a missing one (None / False), so tenancy cannot be forgotten
+  by a caller.
+- A full or locked database raises `errors.Unavailable` (503), never a bare sqlite error;
+  a uniqueness clash raises `errors.Conflict`.
+Must never import tornado or anything from api/.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+
+from ..models import ApiKey, Page, User, Workflow, WorkflowRevision
+
+
+class Store(abc.ABC):
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema to the newest version."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # users
+    @abc.abstractmethod
+    async def create_user(self, user: User) -> None: ...
+
+    @abc.abstractmethod
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def get_user_by_email(self, email: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def get_user_for_token(self, user_id: str, *revoked_keys: str) -> User | None:
+        """The token's user, or None when the user is gone or any of `revoked_keys` (the
+        token's jti, its family's marker) is revoked. One read: this runs per request."""
+
+    @abc.abstractmethod
+    async def update_user(self, user: User) -> None: ...
+
+    # API keys
+    @abc.abstractmethod
+    async def create_api_key(self, key: ApiKey) -> None: ...
+
+    @abc.abstractmethod
+    async def get_api_key_by_hash(self, key_hash: str) -> tuple[ApiKey, User] | None: ...
+
+    @abc.abstractmethod
+    async def list_api_keys(self, user_id: str) -> list[ApiKey]: ...
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, user_id: str, key_id: str, at: datetime) -> bool: ...
+
+    # token state
+    @abc.abstractmethod
+    async def add_refresh_token(
+        self, jti: str, family: str, user_id: str, expires_at: datetime
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def use_refresh_token(self, jti: str, at: datetime) -> tuple[str, str, bool] | None:
+        """Mark `jti` used; return (family, user_id, was_fresh). Reuse returns was_fresh=False."""
+
+    @abc.abstractmethod
+    async def revoke_family(self, family: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def revoke_jti(self, jti: str, expires_at: datetime) -> None: ...
+
+    # workflows
+    @abc.abstractmethod
+    async def create_workflow(self, wf: Workflow) -> None:
+        """Insert the workflow and its revision `wf.version` in one transaction."""
+
+    @abc.abstractmethod
+    async def get_workflow(self, user_id: str, workflow_id: str) -> Workflow | None: ...
+
+    @abc.abstractmethod
+    async def list_workflows(
+        self, user_id: str, *, page: int, limit: int, status: str | None, search: str | None
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def update_workflow(
+        self, wf: Workflow, expected_version: int, restored_from: int | None = None
+    ) -> bool:
+        """Compare-and-swap on `version`: write `wf` (whose version is expected+1) and its
+        revision only when the stored version is still `expected_version`."""
+
+    @abc.abstractmethod
+    async def delete_workflow(self, user_id: str, workflow_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def list_revisions(self, user_id: str, workflow_id: str) -> list[WorkflowRevision]: ...
+
+    @abc.abstractmethod
+    async def get_revision(
+        self, user_id: str, workflow_id: str, version: int
+    ) -> WorkflowRevision | None: ...
