@@ -12,6 +12,7 @@ import logging
 
 from .auth.tokens import TokenSigner
 from .config import AxonConfig
+from .engine.events import EventBus
 from .services.auth import AuthService
 from .services.workflows import WorkflowService
 from .store.sqlite import SqliteStore, sqlite_path_from_url
@@ -32,6 +33,7 @@ class AxonRuntime:
         )
         self.auth = AuthService(self.store, self.signer)
         self.workflows = WorkflowService(self.store)
+        self.events = EventBus()
         self._started: asyncio.Task | None = None
         self._owner_id: str | None = None
 
@@ -65,6 +67,7 @@ class AxonRuntime:
         return user
 
     async def stop(self) -> None:
+        self.events.close()
         if self._started is not None and self._started.done() and not self._started.exception():
             await self.store.close()
         self._started = None

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from ..base import AxonHandler
 
+READ = {"get": "workflows:read"}
+WRITE = {
+    "get": "workflows:read",
+    "post": "workflows:write",
+    "put": "workflows:write",
+    "delete": "workflows:write",
+}
+
 
 class WorkflowsHandler(AxonHandler):
+    required_scopes = WRITE
+
     async def get(self) -> None:
         page = await self.axon.workflows.list(
             self.principal,
@@ -25,6 +35,8 @@ class WorkflowsHandler(AxonHandler):
 
 
 class WorkflowHandler(AxonHandler):
+    required_scopes = WRITE
+
     async def get(self, workflow_id: str) -> None:
         wf = await self.axon.workflows.get(self.principal, workflow_id)
         self.set_header("ETag", wf.etag)
@@ -43,18 +55,24 @@ class WorkflowHandler(AxonHandler):
 
 
 class WorkflowVersionsHandler(AxonHandler):
+    required_scopes = WRITE
+
     async def get(self, workflow_id: str) -> None:
         revs = await self.axon.workflows.revisions(self.principal, workflow_id)
         self.write_json({"versions": [r.to_api(with_definition=False) for r in revs]})
 
 
 class WorkflowVersionHandler(AxonHandler):
+    required_scopes = WRITE
+
     async def get(self, workflow_id: str, version: str) -> None:
         rev = await self.axon.workflows.revision(self.principal, workflow_id, version)
         self.write_json(rev.to_api())
 
 
 class WorkflowRestoreHandler(AxonHandler):
+    required_scopes = WRITE
+
     async def post(self, workflow_id: str, version: str) -> None:
         wf = await self.axon.workflows.restore(self.principal, workflow_id, version)
         self.set_header("ETag", wf.etag)
