@@ -1,0 +1,1 @@
+"""Node catalog: built-in node types, custom node loading, versions."""
