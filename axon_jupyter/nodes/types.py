@@ -33,6 +33,11 @@ class Port:
         }
 
 
+class NodeError(Exception):
+    """A failure a node reports on purpose (refused URL, bad config at run time, a failed
+    notebook cell): its message is meant for the user as is, no traceback needed."""
+
+
 class NodeContext(Protocol):
     """What node code may use while it runs (implemented by the engine)."""
 
@@ -71,6 +76,9 @@ class NodeType:
     code_hash: str | None = None
     owner_id: str | None = None  # None for built-ins, visible to everyone
     created_at: datetime | None = None
+    # "raw_config": config keys the engine must pass through without template rendering
+    # (e.g. node_python's "code"); "check_config": callable(config) -> [(path, issue)], the
+    # catalog's extra definition-time checks beyond the JSON Schema.
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
