@@ -13,7 +13,7 @@ import sys
 
 from jupyter_core.application import JupyterApp
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, HasTraits, Integer, Unicode, default
+from traitlets import Bool, Float, HasTraits, Integer, Unicode, default
 
 from ._version import __version__
 from .config import AxonConfig, default_data_dir, default_db_url
@@ -104,8 +104,55 @@ class AxonApp(AxonTraits, ExtensionApp):
         help="SQLite synchronous mode: NORMAL survives process crashes; FULL also power loss.",
     ).tag(config=True)
 
+    ws_auth_timeout = Float(
+        10.0, help="Seconds a WebSocket may stay open before authenticating (then: 4408)."
+    ).tag(config=True)
+    ws_max_message_size = Integer(
+        64 * 1024, help="Largest inbound WebSocket message, in bytes (larger: close 1009)."
+    ).tag(config=True)
+    ws_queue_size = Integer(
+        1000,
+        help="Events a WebSocket or GraphQL subscriber may fall behind before it is cut off "
+        "(close 1013): bounds the memory a slow consumer can hold.",
+    ).tag(config=True)
+    ws_ping_interval = Float(
+        30.0,
+        help="Seconds between protocol-level WebSocket pings; a peer that does not answer "
+        "within the same time is disconnected. 0 disables.",
+    ).tag(config=True)
+    ws_auth_recheck_interval = Float(
+        60.0,
+        help="Seconds between re-checks of a WebSocket's credential (revocation); an "
+        "expiring token also ends the connection at its expiry.",
+    ).tag(config=True)
+    health_interval = Float(
+        10.0, help="Seconds between system_health events (GraphQL systemHealth, /ws)."
+    ).tag(config=True)
+    graphql_max_depth = Integer(12, help="Deepest GraphQL selection accepted.").tag(config=True)
+    graphql_max_cost = Integer(
+        20_000,
+        help="Largest estimated GraphQL cost (fields, multiplied by list sizes) accepted.",
+    ).tag(config=True)
+    graphql_max_tokens = Integer(
+        4_000, help="Most lexical tokens in a GraphQL document (checked while parsing)."
+    ).tag(config=True)
+    graphql_max_aliases = Integer(50, help="Most aliased fields in a GraphQL document.").tag(
+        config=True
+    )
+    graphql_offload_bytes = Integer(
+        4 * 1024,
+        help="GraphQL documents larger than this are parsed, validated and executed in a "
+        "worker thread, so a crafted document never blocks the server.",
+    ).tag(config=True)
+
+    sqlite_busy_timeout_ms = Integer(
+        5000,
+        help="How long a write waits for SQLite's lock before answering 503 UNAVAILABLE.",
+    ).tag(config=True)
+
     def axon_config(self) -> AxonConfig:
         return AxonConfig(
+            sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
             data_dir=self.data_dir,
             db_url=self.db_url,
             jwt_secret=self.jwt_secret,
@@ -117,6 +164,17 @@ class AxonApp(AxonTraits, ExtensionApp):
             trust_jupyter_identity=self.trust_jupyter_identity,
             owner_email=self.owner_email,
             sqlite_synchronous=self.sqlite_synchronous.upper(),
+            ws_auth_timeout=self.ws_auth_timeout,
+            ws_max_message_size=self.ws_max_message_size,
+            ws_queue_size=self.ws_queue_size,
+            ws_ping_interval=self.ws_ping_interval,
+            ws_auth_recheck_interval=self.ws_auth_recheck_interval,
+            health_interval=self.health_interval,
+            graphql_max_depth=self.graphql_max_depth,
+            graphql_max_cost=self.graphql_max_cost,
+            graphql_max_tokens=self.graphql_max_tokens,
+            graphql_max_aliases=self.graphql_max_aliases,
+            graphql_offload_bytes=self.graphql_offload_bytes,
         )
 
     def initialize_settings(self) -> None:

@@ -54,6 +54,19 @@ class AxonConfig:
     trust_jupyter_identity: bool = True
     owner_email: str = ""
     sqlite_synchronous: str = "NORMAL"
+    sqlite_busy_timeout_ms: int = 5000
+    # Real time (WebSocket events, GraphQL): see AxonApp's traits for what each means.
+    ws_auth_timeout: float = 10.0
+    ws_max_message_size: int = 64 * 1024
+    ws_queue_size: int = 1000
+    ws_ping_interval: float = 30.0
+    ws_auth_recheck_interval: float = 60.0
+    health_interval: float = 10.0
+    graphql_max_depth: int = 12
+    graphql_max_cost: int = 20_000
+    graphql_max_tokens: int = 4_000
+    graphql_max_aliases: int = 50
+    graphql_offload_bytes: int = 4 * 1024
 
     def resolved(self) -> AxonConfig:
         """Fill the derived defaults (db_url, secret) that depend on data_dir."""

@@ -81,6 +81,7 @@ class AxonTestClient:
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
         timeout: float = 30,
+        follow_redirects: bool = True,
     ) -> AxonResponse:
         url = path if path.startswith("/") else f"{self.api_path}/{path}"
         if params:
@@ -97,6 +98,7 @@ class AxonTestClient:
             raise_error=False,
             request_timeout=timeout,
             allow_nonstandard_methods=True,
+            follow_redirects=follow_redirects,
         )
         return AxonResponse(resp.code, resp.headers, resp.body or b"")
 
@@ -207,3 +209,34 @@ def axon_other_user(axon_user_factory, jp_asyncio_loop) -> AxonTestUser:
 @pytest.fixture
 def axon_admin(axon_user_factory, jp_asyncio_loop) -> AxonTestUser:
     return jp_asyncio_loop.run_until_complete(axon_user_factory("admin@example.com", role="admin"))
+
+
+class OpenAPIChecker:
+    """Validates real responses against the served OpenAPI document."""
+
+    def __init__(self, document: dict[str, Any]):
+        self.document = document
+
+    def schema_for(self, method: str, template: str, status: int) -> dict[str, Any] | None:
+        operation = self.document["paths"][template][method.lower()]
+        response = operation["responses"].get(str(status))
+        assert response is not None, f"{method} {template} does not document status {status}"
+        content = response.get("content", {}).get("application/json")
+        return None if content is None else content["schema"]
+
+    def check(self, response: AxonResponse, method: str, template: str) -> None:
+        import jsonschema
+
+        schema = self.schema_for(method, template, response.status)
+        if schema is None:
+            return
+        root = {**schema, "components": self.document["components"]}
+        jsonschema.Draft202012Validator(root).validate(response.json())
+
+
+@pytest.fixture
+def axon_openapi(jp_asyncio_loop, axon_client) -> OpenAPIChecker:
+    """`axon_openapi.check(resp, "GET", "/workflows/{workflow_id}")` validates a response."""
+    resp = jp_asyncio_loop.run_until_complete(axon_client.get("openapi.json"))
+    assert resp.status == 200
+    return OpenAPIChecker(resp.json())

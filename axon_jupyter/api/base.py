@@ -57,7 +57,8 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         for verb in HTTP_VERBS:
             method = cls.__dict__.get(verb)
             if method is not None:
-                method.__allow_unauthenticated = True
+                # setattr: `method.__allow...` inside a class body would be name-mangled.
+                setattr(method, "__allow_unauthenticated", True)  # noqa: B010
 
     @property
     def axon(self) -> AxonRuntime:
@@ -189,6 +190,9 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         err = self._as_axon_error(status_code, exc)
         self.set_status(err.status)
         self.clear_header("Location")
+        # send_error() cleared the headers set in prepare(); the id must survive.
+        if getattr(self, "request_id", None):
+            self.set_header("X-Request-Id", self.request_id)
         if err.status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="axon"')
         if isinstance(err, RateLimited):

@@ -89,6 +89,15 @@ class Store(abc.ABC):
     ) -> Page: ...
 
     @abc.abstractmethod
+    async def get_workflows(self, user_id: str, workflow_ids: list[str]) -> list[Workflow]:
+        """Several of the user's workflows with their definitions, in one read (GraphQL
+        lists batch through this); ids not found or not owned are simply absent."""
+
+    @abc.abstractmethod
+    async def execution_status_counts(self) -> dict[str, int]:
+        """Executions per status across the instance (system health); one cheap read."""
+
+    @abc.abstractmethod
     async def update_workflow(
         self, wf: Workflow, expected_version: int, restored_from: int | None = None
     ) -> bool:

@@ -161,7 +161,9 @@ class SqliteStore(Store):
                 try:
                     yield conn
                 except BaseException:
-                    await conn.execute("ROLLBACK")
+                    # SQLite has already rolled back on some errors (SQLITE_FULL, ...).
+                    if conn.in_transaction:
+                        await conn.execute("ROLLBACK")
                     raise
                 await conn.execute("COMMIT")
 
@@ -369,6 +371,29 @@ class SqliteStore(Store):
         wf.definition = json.loads(rows[0][10])
         wf.settings = json.loads(rows[0][11])
         return wf
+
+    async def get_workflows(self, user_id: str, workflow_ids: list[str]) -> list[Workflow]:
+        if not workflow_ids:
+            return []
+        found: list[Workflow] = []
+        ids = list(dict.fromkeys(workflow_ids))
+        for start in range(0, len(ids), 500):  # stay far below SQLite's variable limit
+            chunk = ids[start : start + 500]
+            rows = await self._read(
+                f"SELECT {_WF_SUMMARY_COLS}, definition, settings FROM workflows "
+                f"WHERE user_id = ? AND id IN ({', '.join('?' * len(chunk))})",
+                (user_id, *chunk),
+            )
+            for row in rows:
+                wf = _wf_summary(row)
+                wf.definition = json.loads(row[10])
+                wf.settings = json.loads(row[11])
+                found.append(wf)
+        return found
+
+    async def execution_status_counts(self) -> dict[str, int]:
+        rows = await self._read("SELECT status, COUNT(*) FROM executions GROUP BY status")
+        return {status: count for status, count in rows}
 
     async def list_workflows(
         self, user_id: str, *, page: int, limit: int, status: str | None, search: str | None

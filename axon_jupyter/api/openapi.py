@@ -1,0 +1,372 @@
+"""The OpenAPI 3.1 description of the REST API, served at /axon/v1/openapi.json.
+
+Built from small helpers so each resource reads as one block. A test checks that every
+mounted route is described (and nothing else), that the document is valid OpenAPI 3.1,
+and that real responses validate against the schemas here: it cannot drift silently.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from .._version import __version__
+
+JSON = "application/json"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = True) -> dict:
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    if not extra:
+        schema["additionalProperties"] = False
+    return schema
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time"}
+TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+ANY_OBJ = {"type": "object"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": obj(
+        {
+            "error": obj(
+                {"code": STR, "message": STR, "details": ANY_OBJ},
+                ["code", "message", "details"],
+            )
+        },
+        ["error"],
+    ),
+    "Pagination": obj(
+        {"page": INT, "limit": INT, "total": INT, "total_pages": INT},
+        ["page", "limit", "total", "total_pages"],
+    ),
+    "Health": obj({"status": STR, "version": STR}, ["status", "version"]),
+    "UserRef": obj({"id": STR, "email": STR, "name": STR}, ["id", "email", "name"]),
+    "User": obj(
+        {"id": STR, "email": STR, "name": STR, "role": STR, "plan": STR},
+        ["id", "email", "name", "role", "plan"],
+    ),
+    "Me": obj({"user": ref("User"), "via": STR}, ["user", "via"]),
+    "LoginRequest": obj({"email": STR, "password": STR}, ["email", "password"]),
+    "RefreshRequest": obj({"refresh_token": STR}, ["refresh_token"]),
+    "TokenResponse": obj(
+        {
+            "token": STR,
+            "token_type": STR,
+            "expires_in": INT,
+            "refresh_token": STR,
+            "refresh_expires_in": INT,
+            "user": ref("UserRef"),
+        },
+        ["token", "expires_in", "refresh_token", "user"],
+    ),
+    "ApiKey": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "prefix": STR,
+            "scopes": {"type": "array", "items": STR},
+            "created_at": TIME,
+            "expires_at": TIME_OR_NULL,
+            "last_used_at": TIME_OR_NULL,
+            "revoked": BOOL,
+        },
+        ["id", "name", "prefix", "scopes", "created_at", "revoked"],
+    ),
+    "ApiKeyCreated": {
+        "allOf": [ref("ApiKey"), obj({"key": STR}, ["key"])],
+    },
+    "ApiKeyCreate": obj(
+        {"name": STR, "scopes": {"type": "array", "items": STR}, "expires_in_days": INT}
+    ),
+    "ApiKeyList": obj({"api_keys": {"type": "array", "items": ref("ApiKey")}}, ["api_keys"]),
+    "Position": obj({"x": NUM, "y": NUM}, ["x", "y"]),
+    "DefinitionNode": obj(
+        {
+            "id": STR,
+            "type": STR,
+            "version": STR,
+            "name": STR,
+            "position": ref("Position"),
+            "config": ANY_OBJ,
+            "retry": obj({"max_attempts": INT, "backoff_s": NUM}),
+            "timeout_s": NUM,
+            "disabled": BOOL,
+        },
+        ["id", "type"],
+    ),
+    "Connection": obj(
+        {"from": STR, "to": STR, "sourcePort": STR, "targetPort": STR}, ["from", "to"]
+    ),
+    "Definition": obj(
+        {
+            "nodes": {"type": "array", "items": ref("DefinitionNode")},
+            "connections": {"type": "array", "items": ref("Connection")},
+        },
+        ["nodes", "connections"],
+    ),
+    "WorkflowSummary": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "description": STR,
+            "status": {"type": "string", "enum": ["active", "inactive", "draft"]},
+            "created_at": TIME,
+            "updated_at": TIME,
+            "node_count": INT,
+            "execution_count": INT,
+            "version": INT,
+        },
+        [
+            "id",
+            "name",
+            "description",
+            "status",
+            "created_at",
+            "updated_at",
+            "node_count",
+            "execution_count",
+            "version",
+        ],
+    ),
+    "Workflow": {
+        "allOf": [
+            ref("WorkflowSummary"),
+            obj({"definition": ref("Definition"), "settings": ANY_OBJ}, ["definition"]),
+        ]
+    },
+    "WorkflowList": obj(
+        {
+            "workflows": {"type": "array", "items": ref("WorkflowSummary")},
+            "pagination": ref("Pagination"),
+        },
+        ["workflows", "pagination"],
+    ),
+    "WorkflowCreate": obj(
+        {
+            "name": STR,
+            "description": STR,
+            "status": {"type": "string", "enum": ["active", "inactive", "draft"]},
+            "definition": ref("Definition"),
+            "settings": ANY_OBJ,
+        },
+        ["name"],
+    ),
+    "WorkflowUpdate": obj(
+        {
+            "name": STR,
+            "description": STR,
+            "status": {"type": "string", "enum": ["active", "inactive", "draft"]},
+            "definition": ref("Definition"),
+            "settings": ANY_OBJ,
+            "version": {"type": "integer", "description": "expected current version (409)"},
+        }
+    ),
+    "WorkflowRevision": obj(
+        {
+            "workflow_id": STR,
+            "version": INT,
+            "name": STR,
+            "description": STR,
+            "status": STR,
+            "created_at": TIME,
+            "restored_from": {"type": ["integer", "null"]},
+            "node_count": INT,
+            "definition": ref("Definition"),
+        },
+        ["workflow_id", "version", "name", "status", "created_at", "node_count"],
+    ),
+    "WorkflowRevisionList": obj(
+        {"versions": {"type": "array", "items": ref("WorkflowRevision")}}, ["versions"]
+    ),
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": ref("Error")}}}
+
+
+ERRORS = {
+    "400": "VALIDATION_ERROR",
+    "401": "UNAUTHORIZED",
+    "403": "FORBIDDEN",
+    "404": "NOT_FOUND",
+    "409": "CONFLICT",
+    "412": "PRECONDITION_FAILED",
+    "413": "PAYLOAD_TOO_LARGE",
+    "429": "RATE_LIMITED",
+}
+
+
+def op(
+    summary: str,
+    responses: dict[str, str | None],
+    *,
+    body: str | None = None,
+    params: list[dict] | None = None,
+    auth: bool = True,
+    tag: str = "",
+) -> dict[str, Any]:
+    """One operation. `responses` maps status -> schema name (None: no body); error
+    statuses map to the envelope automatically."""
+    out: dict[str, Any] = {"summary": summary, "responses": {}}
+    if tag:
+        out["tags"] = [tag]
+    for status, schema in responses.items():
+        if status in ERRORS:
+            out["responses"][status] = _error(ERRORS[status])
+        elif schema is None:
+            out["responses"][status] = {"description": summary}
+        else:
+            out["responses"][status] = {
+                "description": summary,
+                "content": {JSON: {"schema": ref(schema)}},
+            }
+    if auth:
+        out["responses"].setdefault("401", _error("UNAUTHORIZED"))
+    else:
+        out["security"] = []
+    if body:
+        out["requestBody"] = {"required": True, "content": {JSON: {"schema": ref(body)}}}
+    if params:
+        out["parameters"] = params
+    return out
+
+
+def query(name: str, schema: dict, description: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": STR}
+
+
+PAGING = [
+    query("page", {"type": "integer", "minimum": 1, "default": 1}, "page number"),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}, "per page"),
+]
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/health": {"get": op("Liveness", {"200": "Health"}, auth=False, tag="meta")},
+    "/openapi.json": {"get": op("This document", {"200": None}, auth=False, tag="meta")},
+    "/auth/login": {
+        "post": op(
+            "Log in with email and password",
+            {"200": "TokenResponse", "400": None, "401": None, "429": None},
+            body="LoginRequest",
+            auth=False,
+            tag="auth",
+        )
+    },
+    "/auth/refresh": {
+        "post": op(
+            "Rotate a refresh token",
+            {"200": "TokenResponse", "400": None, "401": None},
+            body="RefreshRequest",
+            auth=False,
+            tag="auth",
+        )
+    },
+    "/auth/logout": {
+        "post": op("End this token and its refresh family", {"204": None}, tag="auth")
+    },
+    "/auth/me": {"get": op("Who am I", {"200": "Me"}, tag="auth")},
+    "/api-keys": {
+        "get": op("List API keys", {"200": "ApiKeyList"}, tag="api-keys"),
+        "post": op(
+            "Create an API key (shown once)",
+            {"201": "ApiKeyCreated", "400": None},
+            body="ApiKeyCreate",
+            tag="api-keys",
+        ),
+    },
+    "/api-keys/{key_id}": {
+        "parameters": [path_param("key_id")],
+        "delete": op("Revoke an API key", {"204": None, "404": None}, tag="api-keys"),
+    },
+    "/workflows": {
+        "get": op(
+            "List workflows",
+            {"200": "WorkflowList", "400": None, "403": None},
+            params=[
+                *PAGING,
+                query("status", {"type": "string", "enum": ["active", "inactive", "draft"]}),
+                query("search", STR, "matches name or description"),
+            ],
+            tag="workflows",
+        ),
+        "post": op(
+            "Create a workflow",
+            {"201": "Workflow", "400": None, "403": None, "413": None},
+            body="WorkflowCreate",
+            tag="workflows",
+        ),
+    },
+    "/workflows/{workflow_id}": {
+        "parameters": [path_param("workflow_id")],
+        "get": op("Get a workflow", {"200": "Workflow", "404": None}, tag="workflows"),
+        "put": op(
+            "Update a workflow (the fields given)",
+            {"200": "Workflow", "400": None, "404": None, "409": None, "412": None},
+            body="WorkflowUpdate",
+            params=[{"name": "If-Match", "in": "header", "required": False, "schema": STR}],
+            tag="workflows",
+        ),
+        "delete": op("Delete a workflow", {"204": None, "404": None}, tag="workflows"),
+    },
+    "/workflows/{workflow_id}/versions": {
+        "parameters": [path_param("workflow_id")],
+        "get": op("List revisions", {"200": "WorkflowRevisionList", "404": None}, tag="workflows"),
+    },
+    "/workflows/{workflow_id}/versions/{version}": {
+        "parameters": [path_param("workflow_id"), path_param("version")],
+        "get": op("Get a revision", {"200": "WorkflowRevision", "404": None}, tag="workflows"),
+    },
+    "/workflows/{workflow_id}/versions/{version}/restore": {
+        "parameters": [path_param("workflow_id"), path_param("version")],
+        "post": op(
+            "Restore a revision (as a new revision)",
+            {"200": "Workflow", "404": None, "409": None},
+            tag="workflows",
+        ),
+    },
+}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Axon API",
+            "version": __version__,
+            "description": "Workflow automation inside Jupyter. Errors use the envelope "
+            '{"error": {"code", "message", "details"}}.',
+        },
+        "servers": [{"url": "/axon/v1"}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+        },
+    }
