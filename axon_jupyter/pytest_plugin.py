@@ -240,3 +240,125 @@ def axon_openapi(jp_asyncio_loop, axon_client) -> OpenAPIChecker:
     resp = jp_asyncio_loop.run_until_complete(axon_client.get("openapi.json"))
     assert resp.status == 200
     return OpenAPIChecker(resp.json())
+
+
+class AxonServerProcess:
+    """A real `jupyter axon` in a subprocess: for restart, crash and end-to-end tests."""
+
+    def __init__(self, workdir, *, port: int, token: str, args: list[str], env: dict[str, str]):
+        self.workdir = workdir
+        self.port = port
+        self.token = token
+        self.args = args
+        self.env = env
+        self.proc = None
+        self.log_path = workdir / f"server-{port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/{API}"
+
+    def start(self, timeout: float = 60) -> AxonServerProcess:
+        import os
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        cmd = [
+            sys.executable,
+            "-m",
+            "axon_jupyter.app",
+            f"--port={self.port}",
+            "--ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            *self.args,
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            cwd=self.workdir,
+        )
+        self._log = log
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(
+            f"server not healthy in {timeout}s:\n{self.log_path.read_text()[-3000:]}"
+        )
+
+    def stop(self, kill: bool = False, timeout: float = 20) -> None:
+        import signal
+
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self._log.close()
+        self.proc = None
+
+
+@pytest.fixture
+def axon_server_process(tmp_path):
+    """Factory: `server = axon_server_process(env={...}, args=[...])` starts `jupyter axon`
+    on a free port with its own data dir (tmp_path/"server-data" unless given); every
+    server started is stopped at teardown."""
+    import secrets
+    import socket
+
+    started: list[AxonServerProcess] = []
+
+    def make(
+        *,
+        data_dir=None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        token: str | None = None,
+    ) -> AxonServerProcess:
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        data_dir = data_dir or tmp_path / "server-data"
+        home = tmp_path / "server-home"
+        base_env = {
+            "AXON_DATA_DIR": str(data_dir),
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "JUPYTER_DATA_DIR": str(home / "data"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+        }
+        server = AxonServerProcess(
+            tmp_path,
+            port=port,
+            token=token or secrets.token_hex(16),
+            args=list(args or []),
+            env={**base_env, **(env or {})},
+        )
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop(kill=True)
