@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from .testing import AxonServerProcess
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 API = "axon/v1"
@@ -240,82 +242,6 @@ def axon_openapi(jp_asyncio_loop, axon_client) -> OpenAPIChecker:
     resp = jp_asyncio_loop.run_until_complete(axon_client.get("openapi.json"))
     assert resp.status == 200
     return OpenAPIChecker(resp.json())
-
-
-class AxonServerProcess:
-    """A real `jupyter axon` in a subprocess: for restart, crash and end-to-end tests."""
-
-    def __init__(self, workdir, *, port: int, token: str, args: list[str], env: dict[str, str]):
-        self.workdir = workdir
-        self.port = port
-        self.token = token
-        self.args = args
-        self.env = env
-        self.proc = None
-        self.log_path = workdir / f"server-{port}.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.url}/{API}"
-
-    def start(self, timeout: float = 60) -> AxonServerProcess:
-        import os
-        import subprocess
-        import sys
-        import time
-        import urllib.request
-
-        cmd = [
-            sys.executable,
-            "-m",
-            "axon_jupyter.app",
-            f"--port={self.port}",
-            "--ip=127.0.0.1",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
-            *self.args,
-        ]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
-            cwd=self.workdir,
-        )
-        self._log = log
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError(
-            f"server not healthy in {timeout}s:\n{self.log_path.read_text()[-3000:]}"
-        )
-
-    def stop(self, kill: bool = False, timeout: float = 20) -> None:
-        import signal
-
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        self._log.close()
-        self.proc = None
 
 
 @pytest.fixture
