@@ -39,7 +39,7 @@ class AxonServerProcess:
         cmd = [
             sys.executable,
             "-m",
-            "axon_jupyter.app",
+            "axon_jupyter",
             f"--port={self.port}",
             "--ip=127.0.0.1",
             "--ServerApp.port_retries=0",

@@ -37,7 +37,7 @@ def test_extension_is_enabled_after_install():
 
 def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "axon_jupyter.app", *args, f"--data-dir={data_dir}"],
+        [sys.executable, "-m", "axon_jupyter", *args, f"--data-dir={data_dir}"],
         capture_output=True,
         text=True,
         timeout=60,
