@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 
+import traitlets
 from jupyter_core.application import JupyterApp
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, HasTraits, Integer, Unicode, default
@@ -104,6 +105,29 @@ class AxonApp(AxonTraits, ExtensionApp):
         help="SQLite synchronous mode: NORMAL survives process crashes; FULL also power loss.",
     ).tag(config=True)
 
+    code_nodes = traitlets.Enum(
+        ["owner", "all", "off"],
+        "owner",
+        help="Who may register and run Python code (node_python, custom nodes): owner = "
+        "admins and the Jupyter owner; all = every user; off = nobody.",
+    ).tag(config=True)
+    http_allowed_hosts = traitlets.List(
+        traitlets.Unicode(),
+        help="Targets node_http_request may reach although they are private, loopback or "
+        "link-local (refused otherwise): host names, IP addresses or CIDR networks, "
+        "e.g. ['127.0.0.1', 'intranet.example', '10.0.0.0/8'].",
+    ).tag(config=True)
+    http_max_response_bytes = Integer(
+        10 * 1024 * 1024, help="Largest response body node_http_request reads, in bytes."
+    ).tag(config=True)
+    notebook_root = Unicode(
+        help="Directory node_notebook paths are relative to; no path may leave it. "
+        "Default: the Jupyter server's root_dir, else the working directory."
+    ).tag(config=True)
+    notebook_kernel = Unicode(
+        "python3", help="Kernel node_notebook starts when its config names none."
+    ).tag(config=True)
+
     ws_auth_timeout = Float(
         10.0, help="Seconds a WebSocket may stay open before authenticating (then: 4408)."
     ).tag(config=True)
@@ -164,6 +188,13 @@ class AxonApp(AxonTraits, ExtensionApp):
             trust_jupyter_identity=self.trust_jupyter_identity,
             owner_email=self.owner_email,
             sqlite_synchronous=self.sqlite_synchronous.upper(),
+            code_nodes=self.code_nodes,
+            http_allowed_hosts=list(self.http_allowed_hosts),
+            http_max_response_bytes=self.http_max_response_bytes,
+            notebook_root=self.notebook_root
+            or getattr(self.serverapp, "root_dir", "")
+            or os.getcwd(),
+            notebook_kernel=self.notebook_kernel,
             ws_auth_timeout=self.ws_auth_timeout,
             ws_max_message_size=self.ws_max_message_size,
             ws_queue_size=self.ws_queue_size,

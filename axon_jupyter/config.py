@@ -54,6 +54,12 @@ class AxonConfig:
     trust_jupyter_identity: bool = True
     owner_email: str = ""
     sqlite_synchronous: str = "NORMAL"
+    # Nodes: code policy, SSRF allowlist, notebooks (see AxonApp's traits).
+    code_nodes: str = "owner"
+    http_allowed_hosts: list[str] = field(default_factory=list)
+    http_max_response_bytes: int = 10 * 1024 * 1024
+    notebook_root: str = ""
+    notebook_kernel: str = "python3"
     sqlite_busy_timeout_ms: int = 5000
     # Real time (WebSocket events, GraphQL): see AxonApp's traits for what each means.
     ws_auth_timeout: float = 10.0

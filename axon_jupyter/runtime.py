@@ -13,7 +13,9 @@ import logging
 from .auth.tokens import TokenSigner
 from .config import AxonConfig
 from .engine.events import EventBus
+from .nodes.catalog import NodeCatalog, settings_from_config
 from .services.auth import AuthService
+from .services.nodes import NodeService
 from .services.workflows import WorkflowService
 from .store.sqlite import SqliteStore, sqlite_path_from_url
 
@@ -32,7 +34,10 @@ class AxonRuntime:
             refresh_ttl=self.config.refresh_ttl,
         )
         self.auth = AuthService(self.store, self.signer)
-        self.workflows = WorkflowService(self.store)
+        # The node catalog: built-ins and custom types; checks every saved definition.
+        self.catalog = NodeCatalog(self.store, settings_from_config(self.config))
+        self.nodes = NodeService(self.catalog, code_policy=self.config.code_nodes)
+        self.workflows = WorkflowService(self.store, checker=self.catalog.check_definition)
         self.events = EventBus()
         self._started: asyncio.Task | None = None
         self._owner_id: str | None = None

@@ -9,13 +9,14 @@ defaults filled in, so stored definitions all have the same shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from ..errors import ValidationError
 
-DefinitionChecker = Callable[[dict[str, Any]], None]
+# The node catalog's check: (user_id, normalised definition), raising ValidationError.
+DefinitionChecker = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 MAX_NODES = 20_000
 _NODE_KEYS = {

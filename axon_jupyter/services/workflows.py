@@ -25,10 +25,10 @@ class WorkflowService:
         # The node catalog plugs in here to check types, ports and config schemas.
         self.checker = checker
 
-    def _definition(self, raw: Any) -> dict[str, Any]:
+    async def _definition(self, user_id: str, raw: Any) -> dict[str, Any]:
         definition = normalize_definition(raw)
         if self.checker is not None:
-            self.checker(definition)
+            await self.checker(user_id, definition)
         return definition
 
     @staticmethod
@@ -42,7 +42,7 @@ class WorkflowService:
     async def create(self, principal: Principal, body: Any) -> Workflow:
         body = require_object(body)
         reject_unknown(body, _FIELDS - {"version"})
-        definition = self._definition(body.get("definition"))
+        definition = await self._definition(principal.user_id, body.get("definition"))
         now = utcnow()
         wf = Workflow(
             id=new_id("wf"),
@@ -110,7 +110,9 @@ class WorkflowService:
             description=get_str(body, "description", default=current.description, max_len=10_000),
             status=get_str(body, "status", default=current.status, choices=WORKFLOW_STATUSES),
             definition=(
-                self._definition(body["definition"]) if "definition" in body else current.definition
+                await self._definition(principal.user_id, body["definition"])
+                if "definition" in body
+                else current.definition
             ),
             settings=self._settings(body["settings"]) if "settings" in body else current.settings,
             version=current.version + 1,

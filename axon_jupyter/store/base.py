@@ -15,9 +15,11 @@ Must never import tornado or anything from api/.
 from __future__ import annotations
 
 import abc
+from collections.abc import Collection
 from datetime import datetime
 
 from ..models import ApiKey, Page, User, Workflow, WorkflowRevision
+from ..nodes.types import NodeType
 
 
 class Store(abc.ABC):
@@ -114,3 +116,14 @@ class Store(abc.ABC):
     async def get_revision(
         self, user_id: str, workflow_id: str, version: int
     ) -> WorkflowRevision | None: ...
+
+    # custom node types (store/nodes.py; built-ins live in code)
+    @abc.abstractmethod
+    async def create_node_type(self, nt: NodeType) -> None:
+        """Insert one immutable (owner, id, version); an existing one raises Conflict."""
+
+    @abc.abstractmethod
+    async def list_node_types(
+        self, user_id: str, ids: Collection[str] | None = None
+    ) -> list[NodeType]:
+        """The user's custom node types (every version), optionally only these ids."""

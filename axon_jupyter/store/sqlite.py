@@ -23,6 +23,7 @@ from ..errors import Conflict, Unavailable
 from ..models import ApiKey, Page, User, Workflow, WorkflowRevision, from_epoch
 from .base import Store
 from .migrations import migrate
+from .nodes import NodeStore
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -102,7 +103,7 @@ def _wf_summary(row: Any) -> Workflow:
     )
 
 
-class SqliteStore(Store):
+class SqliteStore(NodeStore, Store):
     def __init__(
         self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000
     ):
