@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import axonos
 import jwt
 import pytest
-
-import axonos
-from axon_jupyter.auth.tokens import ISSUER
 from axonos import (
     APIError,
     AuthenticationError,
@@ -25,6 +23,8 @@ from axonos import (
     PreconditionFailedError,
     ValidationError,
 )
+
+from axon_jupyter.auth.tokens import ISSUER
 
 call = asyncio.to_thread
 
@@ -228,9 +228,7 @@ async def test_api_keys_create_list_revoke(sdk, axon_client):
 
 
 async def test_workflow_crud_versions_and_concurrency(sdk, axon_user):
-    wf = await call(
-        sdk.workflows.create, name="etl", description="nightly", definition=DEFINITION
-    )
+    wf = await call(sdk.workflows.create, name="etl", description="nightly", definition=DEFINITION)
     assert isinstance(wf, axonos.Workflow)
     assert (wf.name, wf.status, wf.version, wf.node_count) == ("etl", "draft", 1, 1)
     assert wf.definition["nodes"][0]["id"] == "start"

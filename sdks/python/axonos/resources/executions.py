@@ -260,7 +260,7 @@ class AsyncExecutions(AsyncAPIResource):
         """Log lines after the cursor `after` (oldest first)."""
         return await self._client._request(_logs_call(execution_id, after, limit))
 
-    def tail(
+    async def tail(
         self,
         execution_id: str,
         *,
@@ -271,9 +271,9 @@ class AsyncExecutions(AsyncAPIResource):
         page_size: int = 100,
     ) -> AsyncIterator[ExecutionLog]:
         """Every log line from `after` on; with `follow`, until the execution is over."""
-        return self._client._iterate(
-            _tail(execution_id, after, follow, poll_interval, timeout, page_size)
-        )
+        procedure = _tail(execution_id, after, follow, poll_interval, timeout, page_size)
+        async for line in self._client._iterate(procedure):
+            yield line
 
     async def wait(
         self, execution_id: str, *, timeout: float | None = 60.0, poll_interval: float = 0.2
