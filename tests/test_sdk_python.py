@@ -336,3 +336,119 @@ async def test_records_keep_unknown_fields(sdk):
     )
     assert newer.owner_team == "t" and newer.to_dict()["owner_team"] == "t"
     assert newer.created_at.isoformat() == "2024-01-15T10:30:00+00:00"
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def _decorate(fn):
+    """Stands for a registering decorator: register() must drop it from the source."""
+    fn.decorated = True
+    return fn
+
+
+@pytest.fixture
+def admin_sdk(axon_client, axon_admin):
+    client = AxonOS(token=axon_admin.token, base_url=axon_client.api_url)
+    yield client
+    client.close()
+
+
+async def test_node_catalog_list_get_versions(sdk):
+    nodes = await call(sdk.nodes.list)
+    by_id = {n.id: n for n in nodes}
+    http = by_id["node_http_request"]
+    assert isinstance(http, axonos.NodeType) and http.builtin is True
+    assert isinstance(http.inputs[0], axonos.Port)
+    assert "url" in [p.name for p in http.inputs] + list(http.config_schema["properties"])
+    assert {"node_manual_trigger", "node_python", "node_set"} <= set(by_id)
+
+    integration = await call(sdk.nodes.list, category=http.category)
+    assert integration and all(n.category == http.category for n in integration)
+    assert [n.id for n in await call(sdk.nodes.list, search="HTTP Request")] == [
+        "node_http_request"
+    ]
+    assert await call(sdk.nodes.list, builtin=False) == []
+
+    got = await call(sdk.nodes.get, "node_http_request")
+    assert (got.id, got.version) == ("node_http_request", http.version)
+    assert (await call(sdk.nodes.get, "node_http_request", version=http.version)).id == got.id
+    versions = await call(sdk.nodes.versions, "node_http_request")
+    assert [v.version for v in versions] == [http.version]
+    with pytest.raises(NotFoundError):
+        await call(sdk.nodes.get, "node_does_not_exist")
+    with pytest.raises(NotFoundError):
+        await call(sdk.nodes.versions, "node_does_not_exist")
+
+
+async def test_register_custom_node_from_a_function(admin_sdk, sdk):
+    @_decorate
+    def double_it(inputs, config):
+        """Doubles its input.
+
+        Longer text that stays out of the catalog's description.
+        """
+        factor = config.get("factor", 2)
+        return {"output": inputs["input"] * factor}
+
+    node = await call(admin_sdk.nodes.register, double_it, inputs=["input"], category="math")
+    assert (node.id, node.name, node.version, node.builtin) == (
+        "double_it",
+        "Double it",
+        "1.0.0",
+        False,
+    )
+    assert node.description == "Doubles its input."
+    assert node.category == "math" and len(node.code_hash) == 64
+
+    # What the server stored is runnable as a node: dedented, no decorator, exposed as run.
+    source = axonos.resources.nodes.function_source(double_it)
+    assert source.startswith("def double_it(inputs, config):") and "@_decorate" not in source
+    namespace: dict = {}
+    exec(compile(source, "<node>", "exec"), namespace)
+    assert namespace["run"]({"input": 21}, {}) == {"output": 42}
+
+    mine = await call(admin_sdk.nodes.list, builtin=False)
+    assert [n.id for n in mine] == ["double_it"]
+    # Custom nodes are their owner's: another user does not see them.
+    assert await call(sdk.nodes.list, builtin=False) == []
+    with pytest.raises(NotFoundError):
+        await call(sdk.nodes.get, "double_it")
+
+    with pytest.raises(ConflictError) as info:
+        await call(admin_sdk.nodes.register, double_it)
+    assert info.value.status == 409
+    newer = await call(
+        admin_sdk.nodes.register,
+        code="async def run(inputs, config):\n    return inputs['input'] * 3\n",
+        id="double_it",
+        name="Triple it",
+        version="1.1.0",
+    )
+    assert newer.version == "1.1.0"
+    versions = await call(admin_sdk.nodes.versions, "double_it")
+    assert sorted(v.version for v in versions) == ["1.0.0", "1.1.0"]
+    assert (await call(admin_sdk.nodes.get, "double_it")).version == "1.1.0"
+    assert (await call(admin_sdk.nodes.get, "double_it", version="1.0.0")).name == "Double it"
+
+
+async def test_register_errors(admin_sdk, sdk, axon_admin):
+    with pytest.raises(ValidationError) as info:
+        await call(admin_sdk.nodes.register, code="x = 1\n", id="no_run")
+    assert info.value.details["field"] == "code"
+    with pytest.raises(ValidationError) as info:
+        await call(admin_sdk.nodes.register, code="def run(i, c): pass\n", id="1bad")
+    assert info.value.details["field"] == "id"
+    # The default code_nodes policy lets only admins (and the Jupyter owner) add code.
+    with pytest.raises(PermissionDeniedError) as info:
+        await call(sdk.nodes.register, code="def run(i, c):\n    return i\n", id="mine")
+    assert info.value.details["policy"] == "owner"
+    # Bad calls are refused before anything is sent.
+    with pytest.raises(ValueError):
+        await call(admin_sdk.nodes.register)
+    with pytest.raises(ValueError):
+        await call(admin_sdk.nodes.register, code="def run(i, c): pass\n")
+    with pytest.raises(ValueError):
+        await call(admin_sdk.nodes.register, print)
+    resp = await axon_admin.client.get("nodes", params={"builtin": "false"})
+    assert resp.json()["nodes"] == []

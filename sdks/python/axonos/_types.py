@@ -299,7 +299,7 @@ class NodeType(AxonObject):
     outputs: list[Port] = field(default_factory=list)
     config_schema: dict[str, Any] | None = None
     builtin: bool | None = None
-    code: str | None = None
+    code_hash: str | None = None
     created_at: datetime | None = None
 
     _converters: ClassVar[dict[str, Callable[[Any], Any]]] = {

@@ -22,8 +22,8 @@ PortSpec = str | Mapping[str, Any]
 
 
 def function_source(fn: Callable[..., Any]) -> str:
-    """The source of `fn` as a node's code: dedented, decorators dropped, and exposed
-    as `run` when it has another name."""
+    """The source of `fn` as a node's code: dedented, decorators dropped, and called by a
+    top-level `run(inputs, config)` when it has another name."""
     try:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError) as exc:
@@ -41,7 +41,12 @@ def function_source(fn: Callable[..., Any]) -> str:
     lines = source.splitlines()[func.lineno - 1 :]
     code = "\n".join(lines).rstrip() + "\n"
     if func.name != "run":
-        code += f"\n\nrun = {func.name}\n"
+        # The server looks for a top-level `def run`: delegate to the function by name.
+        if isinstance(func, ast.AsyncFunctionDef):
+            call = f"await {func.name}(inputs, config)"
+            code += f"\n\nasync def run(inputs, config):\n    return {call}\n"
+        else:
+            code += f"\n\ndef run(inputs, config):\n    return {func.name}(inputs, config)\n"
     return code
 
 
@@ -94,8 +99,10 @@ def _nodes(data: Any) -> list[NodeType]:
     return [NodeType.from_api(n) for n in data.get("nodes", [])]
 
 
-def _list_call(category: str | None, search: str | None, version: str | None) -> Call[Any]:
-    params = {"category": category, "search": search, "version": version}
+def _list_call(
+    category: str | None, search: str | None, version: str | None, builtin: bool | None
+) -> Call[Any]:
+    params = {"category": category, "search": search, "version": version, "builtin": builtin}
     return Call("GET", "nodes", params=params, cast=_nodes)
 
 
@@ -120,9 +127,11 @@ class Nodes(SyncAPIResource):
         category: str | None = None,
         search: str | None = None,
         version: str | None = None,
+        builtin: bool | None = None,
     ) -> list[NodeType]:
-        """Node types you can use: the built-ins and your custom nodes."""
-        return self._client._request(_list_call(category, search, version))
+        """Node types you can use: the built-ins and your custom nodes (`builtin=False`:
+        only yours)."""
+        return self._client._request(_list_call(category, search, version, builtin))
 
     def get(self, node_id: str, *, version: str | None = None) -> NodeType:
         """A node type, at its latest version unless `version` is given."""
@@ -174,9 +183,10 @@ class AsyncNodes(AsyncAPIResource):
         category: str | None = None,
         search: str | None = None,
         version: str | None = None,
+        builtin: bool | None = None,
     ) -> list[NodeType]:
         """Node types you can use: the built-ins and your custom nodes."""
-        return await self._client._request(_list_call(category, search, version))
+        return await self._client._request(_list_call(category, search, version, builtin))
 
     async def get(self, node_id: str, *, version: str | None = None) -> NodeType:
         """A node type, at its latest version unless `version` is given."""
