@@ -111,6 +111,38 @@ class AxonApp(AxonTraits, ExtensionApp):
         help="Who may register and run Python code (node_python, custom nodes): owner = "
         "admins and the Jupyter owner; all = every user; off = nobody.",
     ).tag(config=True)
+    max_concurrent_executions = Integer(
+        16, help="Executions running at once; more wait in status queued, first come first run."
+    ).tag(config=True)
+    max_parallel_nodes = Integer(
+        32, help="Nodes of one execution running at once (ready nodes beyond wait)."
+    ).tag(config=True)
+    max_running_nodes = Integer(
+        256, help="Nodes running at once across all executions of this server."
+    ).tag(config=True)
+    execution_lease_seconds = Float(
+        30.0,
+        help="Lease an engine holds on its executions, renewed every third of it. After a "
+        "crash, executions whose lease expired are failed (EXECUTION_INTERRUPTED) or "
+        "re-queued where the workflow's settings say requeue_on_interrupt.",
+    ).tag(config=True)
+    worker_processes = Integer(
+        4, help="Worker processes running Python code nodes at once (others wait)."
+    ).tag(config=True)
+    worker_warm = Integer(
+        1, help="Idle worker processes kept started ahead of demand (each runs one node)."
+    ).tag(config=True)
+    worker_cpu_seconds = Integer(
+        300, help="CPU-time limit of one code node's worker process, in seconds (0: none)."
+    ).tag(config=True)
+    worker_memory_mb = Integer(
+        2048, help="Address-space limit of one code node's worker process, in MiB (0: none)."
+    ).tag(config=True)
+    worker_user = Unicode(
+        "",
+        help="Run worker processes as this OS user (the server must run as root; the user "
+        "needs read access to the Python installation). Default: the server's user.",
+    ).tag(config=True)
     http_allowed_hosts = traitlets.List(
         traitlets.Unicode(),
         help="Targets node_http_request may reach although they are private, loopback or "
@@ -195,6 +227,15 @@ class AxonApp(AxonTraits, ExtensionApp):
             or getattr(self.serverapp, "root_dir", "")
             or os.getcwd(),
             notebook_kernel=self.notebook_kernel,
+            max_concurrent_executions=self.max_concurrent_executions,
+            max_parallel_nodes=self.max_parallel_nodes,
+            max_running_nodes=self.max_running_nodes,
+            execution_lease_seconds=self.execution_lease_seconds,
+            worker_processes=self.worker_processes,
+            worker_warm=self.worker_warm,
+            worker_cpu_seconds=self.worker_cpu_seconds,
+            worker_memory_mb=self.worker_memory_mb,
+            worker_user=self.worker_user,
             ws_auth_timeout=self.ws_auth_timeout,
             ws_max_message_size=self.ws_max_message_size,
             ws_queue_size=self.ws_queue_size,

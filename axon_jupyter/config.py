@@ -60,6 +60,16 @@ class AxonConfig:
     http_max_response_bytes: int = 10 * 1024 * 1024
     notebook_root: str = ""
     notebook_kernel: str = "python3"
+    # Engine and worker processes (see AxonApp's traits).
+    max_concurrent_executions: int = 16
+    max_parallel_nodes: int = 32
+    max_running_nodes: int = 256
+    execution_lease_seconds: float = 30.0
+    worker_processes: int = 4
+    worker_warm: int = 1
+    worker_cpu_seconds: int = 300
+    worker_memory_mb: int = 2048
+    worker_user: str = ""
     sqlite_busy_timeout_ms: int = 5000
     # Real time (WebSocket events, GraphQL): see AxonApp's traits for what each means.
     ws_auth_timeout: float = 10.0

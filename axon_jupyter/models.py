@@ -177,3 +177,118 @@ class Page:
             "total": self.total,
             "total_pages": self.total_pages,
         }
+
+
+NODE_STATUSES = ("pending", "running", "succeeded", "failed", "skipped", "stopped")
+
+
+def _duration(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else round((end - start).total_seconds(), 6)
+
+
+@dataclass(slots=True)
+class ExecutionNode:
+    """One node's record within one execution (status, attempts, times, outputs, error)."""
+
+    execution_id: str
+    node_id: str
+    node_type: str
+    node_version: str | None = None
+    status: str = "pending"
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    outputs: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "type": self.node_type,
+            "version": self.node_version,
+            "status": self.status,
+            "attempts": self.attempts,
+            # A succeeded node that never ran here carries outputs reused by a retry.
+            "reused": self.status == "succeeded" and self.attempts == 0,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration": _duration(self.started_at, self.finished_at),
+            "outputs": self.outputs,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Execution:
+    """One run of a workflow: the frozen definition it ran and where it got to."""
+
+    id: str
+    workflow_id: str
+    user_id: str
+    workflow_version: int
+    status: str = "queued"
+    progress: float = 0.0
+    current_node: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    node_versions: dict[str, str] = field(default_factory=dict)
+    definition: dict[str, Any] | None = None  # None in list summaries, which never load it
+    retry_of: str | None = None
+    retry_mode: str | None = None
+    requeue_count: int = 0
+    engine_id: str | None = None
+    lease_expires_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    nodes: list[ExecutionNode] | None = None  # None unless loaded with the execution
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def summary(self) -> dict[str, Any]:
+        """The list shape: everything but the per-node records and the definition."""
+        return {
+            "id": self.id,
+            "workflow_id": self.workflow_id,
+            "workflow_version": self.workflow_version,
+            "status": self.status,
+            "progress": self.progress,
+            "current_node": self.current_node,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "node_versions": self.node_versions,
+            "retry_of": self.retry_of,
+            "retry_mode": self.retry_mode,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration": _duration(self.started_at, self.finished_at),
+        }
+
+    def to_api(self) -> dict[str, Any]:
+        out = self.summary()
+        out["nodes"] = [n.to_api() for n in self.nodes or ()]
+        return out
+
+
+@dataclass(slots=True)
+class LogEntry:
+    id: int
+    execution_id: str
+    timestamp: datetime
+    level: str
+    node_id: str | None
+    message: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "timestamp": iso(self.timestamp),
+            "level": self.level,
+            "node_id": self.node_id,
+            "message": self.message,
+        }

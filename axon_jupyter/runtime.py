@@ -12,9 +12,12 @@ import logging
 
 from .auth.tokens import TokenSigner
 from .config import AxonConfig
+from .engine.engine import Engine
+from .engine.engine import settings_from_config as engine_settings
 from .engine.events import EventBus
 from .nodes.catalog import NodeCatalog, settings_from_config
 from .services.auth import AuthService
+from .services.executions import ExecutionService
 from .services.nodes import NodeService
 from .services.workflows import WorkflowService
 from .store.sqlite import SqliteStore, sqlite_path_from_url
@@ -39,6 +42,11 @@ class AxonRuntime:
         self.nodes = NodeService(self.catalog, code_policy=self.config.code_nodes)
         self.workflows = WorkflowService(self.store, checker=self.catalog.check_definition)
         self.events = EventBus()
+        # The engine runs what the catalog resolves (looked up late: tests may swap it).
+        self.engine = Engine(
+            self.store, self.events, engine_settings(self.config), catalog=lambda: self.catalog
+        )
+        self.executions = ExecutionService(self.store, self.engine, self.workflows)
         self._started: asyncio.Task | None = None
         self._owner_id: str | None = None
 
@@ -52,6 +60,7 @@ class AxonRuntime:
         cfg = self.config
         if cfg.admin_email and cfg.admin_password:
             await self.auth.ensure_user(cfg.admin_email, cfg.admin_password, role="admin")
+        await self.engine.start()
         log.info("Axon store ready at %s", cfg.db_url)
 
     async def owner(self, jupyter_name: str | None = None):
@@ -72,6 +81,8 @@ class AxonRuntime:
         return user
 
     async def stop(self) -> None:
+        if self._started is not None and self._started.done() and not self._started.exception():
+            await self.engine.stop()
         self.events.close()
         if self._started is not None and self._started.done() and not self._started.exception():
             await self.store.close()

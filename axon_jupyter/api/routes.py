@@ -14,6 +14,7 @@ ROUTE_MODULES = (
     "axon_jupyter.api.rest.auth",
     "axon_jupyter.api.rest.api_keys",
     "axon_jupyter.api.rest.workflows",
+    "axon_jupyter.api.rest.executions",
     "axon_jupyter.api.rest.nodes",
 )
 

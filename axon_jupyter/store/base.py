@@ -17,9 +17,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from ..models import ApiKey, Page, User, Workflow, WorkflowRevision
 from ..nodes.types import NodeType
+
+if TYPE_CHECKING:  # the batch records are plain data defined next to their SQL
+    from ..models import Execution, ExecutionNode, LogEntry
+    from .executions import ExecutionBatch, ReapedExecution
 
 
 class Store(abc.ABC):
@@ -127,3 +132,71 @@ class Store(abc.ABC):
         self, user_id: str, ids: Collection[str] | None = None
     ) -> list[NodeType]:
         """The user's custom node types (every version), optionally only these ids."""
+
+    # executions (the engine writes in batches; see store/executions.py)
+    @abc.abstractmethod
+    async def create_execution(
+        self, execution: Execution, reused: list[ExecutionNode] | tuple = ()
+    ) -> None:
+        """Insert a queued execution (and any node records a retry reuses) and increment
+        its workflow's execution_count, in one transaction."""
+
+    @abc.abstractmethod
+    async def write_execution_batch(self, batch: ExecutionBatch) -> set[str]:
+        """Commit one engine flush in one transaction; only executions the engine still
+        holds are written. Returns those."""
+
+    @abc.abstractmethod
+    async def heartbeat(self, engine_id: str, lease_expires_at: float) -> set[str]:
+        """Extend the engine's leases; return the live executions it still holds."""
+
+    @abc.abstractmethod
+    async def live_engine_ids(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def reap_executions(
+        self,
+        engine_id: str,
+        *,
+        now: float,
+        lease_expires_at: float,
+        dead_engines: list[str] | tuple = (),
+        error: dict[str, Any],
+    ) -> list[ReapedExecution]:
+        """Fail, or re-queue once where the workflow opts in, live executions whose
+        engine is gone (lease expired, never heartbeated, or known dead)."""
+
+    @abc.abstractmethod
+    async def release_executions(
+        self, engine_id: str, *, now: float, error: dict[str, Any]
+    ) -> list[ReapedExecution]:
+        """At shutdown: fail the engine's live executions, or leave opted-in ones queued
+        with no holder for the next engine to re-queue."""
+
+    @abc.abstractmethod
+    async def stop_execution(
+        self, user_id: str, execution_id: str, *, now: float, error: dict[str, Any]
+    ) -> bool:
+        """Stop a live execution held by no engine of this process."""
+
+    @abc.abstractmethod
+    async def get_execution(
+        self, user_id: str, execution_id: str, *, with_nodes: bool = True
+    ) -> Execution | None: ...
+
+    @abc.abstractmethod
+    async def list_executions(
+        self,
+        user_id: str,
+        *,
+        page: int,
+        limit: int,
+        workflow_id: str | None = None,
+        status: str | None = None,
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def list_execution_logs(
+        self, user_id: str, execution_id: str, *, after: int, limit: int
+    ) -> tuple[list[LogEntry], int] | None:
+        """Log lines after the cursor and the total count; None for a missing execution."""

@@ -22,6 +22,7 @@ import aiosqlite
 from ..errors import Conflict, Unavailable
 from ..models import ApiKey, Page, User, Workflow, WorkflowRevision, from_epoch
 from .base import Store
+from .executions import ExecutionStore
 from .migrations import migrate
 from .nodes import NodeStore
 
@@ -103,7 +104,7 @@ def _wf_summary(row: Any) -> Workflow:
     )
 
 
-class SqliteStore(NodeStore, Store):
+class SqliteStore(ExecutionStore, NodeStore, Store):
     def __init__(
         self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000
     ):

@@ -1,0 +1,298 @@
+"""The journal: how the engine's state changes reach SQLite and then the event bus.
+
+Every state change is recorded here first (node records, log lines, progress, an
+execution starting or finishing) and flushed in batches: one transaction, one hop to
+the writer thread (`Store.write_execution_batch`). Events for a batch are published
+only after its COMMIT returned, so nothing a client can observe, through the API or
+the bus, is ever ahead of the database: commit before announce.
+
+Flushing is group commit. A change that someone waits for (an execution reaching a
+terminal state, `commit()`) flushes at once; other changes (a node finishing, a log
+line, progress) ride along with the next flush, at most `interval` seconds later.
+While a flush is in flight, new changes accumulate and go in the next one, so under
+load batches grow instead of commits multiplying. A failed flush (database locked or
+full) is retried with backoff; nothing recorded is dropped.
+
+Only executions the engine still holds are written (see store/executions.py); the
+journal reports the others to `on_lost` so their runs stop without writing.
+Must never import tornado or anything from api/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..models import iso, utcnow
+from ..store.base import Store
+from ..store.executions import ExecutionBatch
+from .events import EXECUTION_UPDATE, NODE_UPDATE, NOTIFICATION, Event, EventBus
+
+if TYPE_CHECKING:
+    from .executor import ExecutionRun, NodeState
+
+log = logging.getLogger("axon.engine")
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_MAX_BACKOFF = 5.0
+
+
+def _iso_epoch(value: float | None) -> str | None:
+    from datetime import UTC, datetime
+
+    return None if value is None else iso(datetime.fromtimestamp(value, UTC))
+
+
+class Journal:
+    def __init__(
+        self,
+        store: Store,
+        events: EventBus,
+        engine_id: str,
+        *,
+        lease_s: float,
+        interval: float = 0.02,
+        on_lost: Callable[[set[str]], None] | None = None,
+    ):
+        self.store = store
+        self.events = events
+        self.engine_id = engine_id
+        self.lease_s = lease_s
+        self.interval = interval
+        self.on_lost = on_lost
+        self._nodes: list[NodeState] = []
+        self._logs: list[tuple[Any, ...]] = []
+        self._progress: list[ExecutionRun] = []
+        self._started: list[ExecutionRun] = []
+        self._finished: list[ExecutionRun] = []
+        self._waiters: list[asyncio.Future] = []
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._flushing: asyncio.Task | None = None
+        self._urgent = False
+        self.flushes = 0  # for tests and benchmarks: how many transactions so far
+
+    # ------------------------------------------------------------ recording
+    def node(self, state: NodeState) -> None:
+        if not state.dirty:
+            state.dirty = True
+            self._nodes.append(state)
+            if self._timer is None and self._flushing is None:
+                self._schedule()
+
+    def log(self, row: tuple[Any, ...]) -> None:
+        self._logs.append(row)
+        if self._timer is None and self._flushing is None:
+            self._schedule()
+
+    def progress(self, run: ExecutionRun) -> None:
+        if not run.progress_dirty:
+            run.progress_dirty = True
+            self._progress.append(run)
+            if self._timer is None and self._flushing is None:
+                self._schedule()
+
+    def started(self, run: ExecutionRun) -> None:
+        self._started.append(run)
+        if self._timer is None and self._flushing is None:
+            self._schedule()
+
+    def finished(self, run: ExecutionRun) -> asyncio.Future:
+        """Record a terminal state; the future resolves once it is committed."""
+        self._finished.append(run)
+        return self.commit()
+
+    def commit(self) -> asyncio.Future:
+        """A future resolved when everything recorded so far is committed (and announced)."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._kick_now()
+        return future
+
+    @property
+    def pending(self) -> bool:
+        return bool(
+            self._nodes
+            or self._logs
+            or self._progress
+            or self._started
+            or self._finished
+            or self._waiters
+        )
+
+    async def drain(self) -> None:
+        """Commit everything recorded so far (used at shutdown)."""
+        if self.pending or self._flushing is not None:
+            await self.commit()
+
+    # ------------------------------------------------------------ scheduling
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._start)
+
+    def _kick_now(self) -> None:
+        if self._flushing is not None:
+            self._urgent = True
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        # call_soon: everything recorded in this loop iteration joins the batch.
+        self._timer = asyncio.get_running_loop().call_soon(self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_loop())
+
+    # ------------------------------------------------------------ flushing
+    def _build(self) -> tuple[ExecutionBatch, list[tuple[str, Event]], list[asyncio.Future], Any]:
+        now = time.time()
+        batch = ExecutionBatch(self.engine_id)
+        announce: list[tuple[str, Event]] = []
+        listen = self.events.subscriber_count > 0
+        nodes, self._nodes = self._nodes, []
+        for st in nodes:
+            st.dirty = False
+            batch.nodes.append(st.row())
+            if listen:
+                announce.append((st.run.id, st.event()))
+        logs, self._logs = self._logs, []
+        batch.logs = logs
+        started, self._started = self._started, []
+        for run in started:
+            batch.started.append((run.started_at, now + self.lease_s, run.id))
+            if listen:
+                announce.append((run.id, run.update_event("running")))
+        progress, self._progress = self._progress, []
+        for run in progress:
+            run.progress_dirty = False
+            batch.progress.append((run.progress, run.current_node, run.id))
+            if listen:
+                announce.append((run.id, run.update_event("running")))
+        finished, self._finished = self._finished, []
+        for run in finished:
+            batch.finished.append(
+                (
+                    run.status,
+                    run.progress,
+                    run.current_node,
+                    None if run.output is None else _dumps(run.output),
+                    None if run.error is None else _dumps(run.error),
+                    run.finished_at,
+                    run.id,
+                )
+            )
+            announce.append((run.id, run.update_event(run.status)))
+            announce.append((run.id, run.notification_event()))
+        waiters, self._waiters = self._waiters, []
+        return batch, announce, waiters, (nodes, logs, started, progress, finished)
+
+    def _restore(self, parts: Any, waiters: list[asyncio.Future]) -> None:
+        """Put a failed batch back in front of what was recorded since."""
+        nodes, logs, started, progress, finished = parts
+        for st in nodes:
+            if not st.dirty:
+                st.dirty = True
+                self._nodes.append(st)
+        self._logs[:0] = logs
+        self._started[:0] = started
+        for run in progress:
+            if not run.progress_dirty:
+                run.progress_dirty = True
+                self._progress.append(run)
+        self._finished[:0] = finished
+        self._waiters[:0] = waiters
+
+    async def _flush_loop(self) -> None:
+        backoff = 0.1
+        try:
+            while True:
+                self._urgent = False
+                batch, announce, waiters, parts = self._build()
+                if batch:
+                    try:
+                        held = await self.store.write_execution_batch(batch)
+                    except Exception as exc:  # locked/full/IO: keep everything, retry
+                        self._restore(parts, waiters)
+                        log.warning(
+                            "engine journal flush failed (%s); retrying in %.1fs", exc, backoff
+                        )
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, _MAX_BACKOFF)
+                        continue
+                    backoff = 0.1
+                    self.flushes += 1
+                    publish = self.events.publish
+                    for execution_id, event in announce:
+                        if execution_id in held:
+                            publish(event)
+                    lost = batch.execution_ids() - held
+                    if lost and self.on_lost is not None:
+                        self.on_lost(lost)
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                if self._urgent or self._waiters:
+                    continue
+                if self.pending:
+                    self._schedule()
+                return
+        finally:
+            self._flushing = None
+
+
+def node_event(state: NodeState) -> Event:
+    run = state.run
+    return Event(
+        NODE_UPDATE,
+        {
+            "execution_id": run.id,
+            "workflow_id": run.workflow_id,
+            "node_id": state.id,
+            "type": state.type_id,
+            "status": state.status,
+            "attempts": state.attempts,
+            "started_at": _iso_epoch(state.started_at),
+            "finished_at": _iso_epoch(state.finished_at),
+            "error": state.error,
+        },
+        user_id=run.user_id,
+        workflow_id=run.workflow_id,
+        execution_id=run.id,
+    )
+
+
+def update_event(run: ExecutionRun, status: str) -> Event:
+    return Event(
+        EXECUTION_UPDATE,
+        {
+            "execution_id": run.id,
+            "workflow_id": run.workflow_id,
+            "status": status,
+            "progress": run.progress,
+            "current_node": run.current_node,
+        },
+        user_id=run.user_id,
+        workflow_id=run.workflow_id,
+        execution_id=run.id,
+    )
+
+
+def notification_event(run: ExecutionRun) -> Event:
+    name = run.workflow_name or run.workflow_id
+    if run.status == "succeeded":
+        level, message = "info", f"Workflow {name!r} completed successfully"
+    elif run.status == "stopped":
+        level, message = "warning", f"Workflow {name!r} was stopped"
+    else:
+        reason = (run.error or {}).get("message", "failed")
+        level, message = "error", f"Workflow {name!r} failed: {reason}"
+    return Event(
+        NOTIFICATION,
+        {"level": level, "message": message, "timestamp": iso(utcnow())},
+        user_id=run.user_id,
+        workflow_id=run.workflow_id,
+        execution_id=run.id,
+    )
