@@ -296,3 +296,19 @@ async def test_custom_nodes_are_private_to_their_owner(axon_admin, axon_user_fac
     assert mine.json()["code_hash"] != "" and (await bob.get("nodes/private_node")).status == 200
     alice_versions = await axon_admin.client.get("nodes/private_node/versions")
     assert len(alice_versions.json()["versions"]) == 1
+
+
+async def test_node_responses_match_openapi(axon_admin, axon_openapi):
+    c = axon_admin.client
+    check = axon_openapi.check
+    check(await c.get("nodes"), "GET", "/nodes")
+    check(await c.get("nodes", params={"builtin": "maybe"}), "GET", "/nodes")
+    created = await c.post("nodes", custom("documented"))
+    check(created, "POST", "/nodes")
+    check(await c.post("nodes", custom("documented")), "POST", "/nodes")  # 409
+    check(await c.post("nodes", {"id": "x"}), "POST", "/nodes")  # 400
+    check(await c.get("nodes/documented"), "GET", "/nodes/{node_id}")
+    check(await c.get("nodes/node_http_request"), "GET", "/nodes/{node_id}")
+    check(await c.get("nodes/missing"), "GET", "/nodes/{node_id}")
+    check(await c.get("nodes/documented/versions"), "GET", "/nodes/{node_id}/versions")
+    check(await c.get("nodes/missing/versions"), "GET", "/nodes/{node_id}/versions")

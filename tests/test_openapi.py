@@ -22,7 +22,10 @@ async def test_walkthrough_responses_match_openapi(axon_client, axon_user, axon_
     check(await c.get("auth/me"), "GET", "/auth/me")
     created = await c.post(
         "workflows",
-        {"name": "etl", "definition": {"nodes": [{"id": "a", "type": "t"}], "connections": []}},
+        {
+            "name": "etl",
+            "definition": {"nodes": [{"id": "a", "type": "node_set"}], "connections": []},
+        },
     )
     check(created, "POST", "/workflows")
     check(await c.post("workflows", {}), "POST", "/workflows")

@@ -189,6 +189,58 @@ SCHEMAS: dict[str, Any] = {
     "WorkflowRevisionList": obj(
         {"versions": {"type": "array", "items": ref("WorkflowRevision")}}, ["versions"]
     ),
+    "Port": obj(
+        {"name": STR, "type": STR, "required": BOOL, "description": STR},
+        ["name", "type", "required", "description"],
+    ),
+    "NodeType": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "description": STR,
+            "category": STR,
+            "version": STR,
+            "inputs": {"type": "array", "items": ref("Port")},
+            "outputs": {"type": "array", "items": ref("Port")},
+            "config_schema": {"type": "object", "description": "JSON Schema (2020-12)"},
+            "builtin": BOOL,
+            "code_hash": {"type": "string", "description": "custom nodes: sha256 of code"},
+            "created_at": {**TIME, "description": "custom nodes only"},
+        },
+        [
+            "id",
+            "name",
+            "description",
+            "category",
+            "version",
+            "inputs",
+            "outputs",
+            "config_schema",
+            "builtin",
+        ],
+    ),
+    "NodeTypeList": obj({"nodes": {"type": "array", "items": ref("NodeType")}}, ["nodes"]),
+    "NodeTypeVersionList": obj(
+        {"versions": {"type": "array", "items": ref("NodeType")}}, ["versions"]
+    ),
+    "PortCreate": obj(
+        {"name": STR, "type": STR, "required": BOOL, "description": STR}, ["name"], extra=False
+    ),
+    "NodeTypeCreate": obj(
+        {
+            "id": STR,
+            "name": STR,
+            "description": STR,
+            "category": {"type": "string", "default": "custom"},
+            "version": {"type": "string", "description": "e.g. 1.0.0; compared semantically"},
+            "code": {"type": "string", "description": "Python source defining run(inputs, config)"},
+            "inputs": {"type": "array", "items": ref("PortCreate")},
+            "outputs": {"type": "array", "items": ref("PortCreate")},
+            "config_schema": ANY_OBJ,
+        },
+        ["id", "name", "version", "code"],
+        extra=False,
+    ),
 }
 
 
@@ -344,6 +396,42 @@ PATHS: dict[str, dict[str, Any]] = {
             "Restore a revision (as a new revision)",
             {"200": "Workflow", "404": None, "409": None},
             tag="workflows",
+        ),
+    },
+    "/nodes": {
+        "get": op(
+            "List node types (built-ins and your custom ones; latest version of each)",
+            {"200": "NodeTypeList", "400": None, "403": None},
+            params=[
+                query("category", STR, "exact category, case-insensitive"),
+                query("search", STR, "matches id, name or description"),
+                query("version", STR, "only node types having this version (shown at it)"),
+                query("builtin", BOOL, "only built-in (true) or custom (false) node types"),
+            ],
+            tag="nodes",
+        ),
+        "post": op(
+            "Register a custom node type version from Python source",
+            {"201": "NodeType", "400": None, "403": None, "409": None, "413": None},
+            body="NodeTypeCreate",
+            tag="nodes",
+        ),
+    },
+    "/nodes/{node_id}": {
+        "parameters": [path_param("node_id")],
+        "get": op(
+            "Get a node type (latest version unless ?version=)",
+            {"200": "NodeType", "403": None, "404": None},
+            params=[query("version", STR, "a specific version")],
+            tag="nodes",
+        ),
+    },
+    "/nodes/{node_id}/versions": {
+        "parameters": [path_param("node_id")],
+        "get": op(
+            "Every version of a node type, newest first",
+            {"200": "NodeTypeVersionList", "403": None, "404": None},
+            tag="nodes",
         ),
     },
 }
