@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .auth.bruteforce import BruteForceGuard
+from .auth.ratelimit import RateLimiter
 from .auth.tokens import TokenSigner
 from .config import AxonConfig
 from .engine.engine import Engine
@@ -36,7 +38,18 @@ class AxonRuntime:
             access_ttl=self.config.token_ttl,
             refresh_ttl=self.config.refresh_ttl,
         )
-        self.auth = AuthService(self.store, self.signer)
+        cfg = self.config
+        # One budget per user across REST, GraphQL and WebSocket: see auth/ratelimit.py.
+        self.limiter = RateLimiter(
+            cfg.rate_limit_plans, window=cfg.rate_limit_window, enabled=cfg.rate_limit_enabled
+        )
+        self.bruteforce = BruteForceGuard(
+            account_attempts=cfg.bruteforce_account_attempts,
+            address_attempts=cfg.bruteforce_address_attempts,
+            lockout=cfg.bruteforce_lockout,
+            max_lockout=cfg.bruteforce_max_lockout,
+        )
+        self.auth = AuthService(self.store, self.signer, bruteforce=self.bruteforce)
         # The node catalog: built-ins and custom types; checks every saved definition.
         self.catalog = NodeCatalog(self.store, settings_from_config(self.config))
         self.nodes = NodeService(self.catalog, code_policy=self.config.code_nodes)
@@ -49,6 +62,16 @@ class AxonRuntime:
         self.executions = ExecutionService(self.store, self.engine, self.workflows)
         self._started: asyncio.Task | None = None
         self._owner_id: str | None = None
+        self._oauth = None
+
+    @property
+    def oauth(self):
+        """The OAuth 2.0 authorization server, built on first use (authlib loads lazily)."""
+        if self._oauth is None:
+            from .services.oauth import OAuthService
+
+            self._oauth = OAuthService(self)
+        return self._oauth
 
     async def ready(self) -> None:
         if self._started is None:

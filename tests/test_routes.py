@@ -40,8 +40,18 @@ async def _api_key(user) -> tuple[str, ...]:
     return (resp.json()["id"],)
 
 
+async def _oauth_client(user, admin) -> tuple[str, ...]:
+    resp = await admin.client.post(
+        "oauth/clients",
+        {"name": "owned", "owner_id": user.id, "redirect_uris": ["https://app.example.com/cb"]},
+    )
+    return (resp.json()["client_id"],)
+
+
 # first path segment -> factory creating an object owned by `user`, returning path values
 OWNED = {"workflows": _workflow, "api-keys": _api_key}
+# the same for objects only an admin creates on a user's behalf: factory(user, admin)
+ADMIN_OWNED = {"oauth": _oauth_client}
 
 
 def protected_routes():
@@ -65,14 +75,19 @@ async def test_every_protected_route_answers_401_without_credentials(axon_client
     assert checked >= 10
 
 
-async def test_every_object_route_answers_404_for_another_users_object(axon_user, axon_other_user):
+async def test_every_object_route_answers_404_for_another_users_object(
+    axon_user, axon_other_user, axon_admin
+):
     checked = 0
     for pattern, _, verb in protected_routes():
         if not GROUP.search(pattern):
             continue
         segment = pattern.strip("/").split("/")[0]
-        assert segment in OWNED, f"add a factory for /{segment} to OWNED"
-        values = await OWNED[segment](axon_user)
+        assert segment in OWNED or segment in ADMIN_OWNED, f"add a factory for /{segment}"
+        if segment in ADMIN_OWNED:
+            values = await ADMIN_OWNED[segment](axon_user, axon_admin)
+        else:
+            values = await OWNED[segment](axon_user)
         path = fill(pattern, values)
         body = b"{}" if verb != "get" else None
         resp = await axon_other_user.client.request(verb.upper(), path, body=body)

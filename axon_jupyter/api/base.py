@@ -21,6 +21,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..auth.identity import Principal
+from ..auth.ratelimit import Decision
 from ..errors import (
     STATUS_TO_ERROR,
     AxonError,
@@ -49,6 +50,8 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
     # Jupyter sessions carry the user's full rights). Missing scope: 403 naming it.
     required_scopes: dict[str, str] = {}
     principal: Principal
+    # The rate-limit answer for this request's user, once counted (see count_request).
+    rate_decision: Decision | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Jupyter would otherwise redirect or 403 requests it did not authenticate
@@ -86,6 +89,7 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         await self.axon.ready()
         if self.auth_required:
             self.principal = await self.authenticate()
+            self.count_request(self.principal)
             scope = self.required_scopes.get(method)
             if scope is not None and not self.principal.has_scope(scope):
                 raise Forbidden(f"missing scope {scope}", {"scope": scope})
@@ -156,6 +160,27 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
             return Principal(user=user, via="jupyter")
         raise Unauthorized("Authentication required", {"reason": "missing_credentials"})
 
+    def count_request(self, principal: Principal, cost: int = 1) -> None:
+        """Charge `cost` requests to the principal's user (one budget per user, whichever
+        credential or transport) and put X-RateLimit-* on the response; over the
+        budget: 429 RATE_LIMITED with Retry-After."""
+        decision = self.axon.limiter.hit(principal.user, cost)
+        if decision is None:
+            return
+        self.rate_decision = decision
+        for name, value in decision.headers().items():
+            self.set_header(name, value)
+        if not decision.allowed:
+            raise RateLimited(
+                decision.retry_after,
+                message=f"Rate limit of {decision.limit} requests exceeded",
+                details={
+                    "limit": decision.limit,
+                    "reset": decision.reset,
+                    "retry_after": decision.retry_after,
+                },
+            )
+
     # ------------------------------------------------------------ responses
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -193,6 +218,9 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         # send_error() cleared the headers set in prepare(); the id must survive.
         if getattr(self, "request_id", None):
             self.set_header("X-Request-Id", self.request_id)
+        if self.rate_decision is not None:
+            for name, value in self.rate_decision.headers().items():
+                self.set_header(name, value)
         if err.status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="axon"')
         if isinstance(err, RateLimited):

@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from .._version import __version__
+from ..auth.identity import SCOPE_DESCRIPTIONS
 
 JSON = "application/json"
 
@@ -286,6 +287,8 @@ def op(
             }
     if auth:
         out["responses"].setdefault("401", _error("UNAUTHORIZED"))
+        # every authenticated request counts against its user's budget (X-RateLimit-*)
+        out["responses"].setdefault("429", _error("RATE_LIMITED"))
     else:
         out["security"] = []
     if body:
@@ -437,6 +440,147 @@ PATHS: dict[str, dict[str, Any]] = {
 }
 
 
+# ---- OAuth 2.0 (api/rest/oauth.py). /oauth/clients speaks the envelope; the token and
+# revocation endpoints speak RFC 6749's form-in / JSON-out, errors included.
+FORM = "application/x-www-form-urlencoded"
+HTML = "text/html"
+SCHEMAS.update(
+    {
+        "OAuthClient": obj(
+            {
+                "client_id": STR,
+                "name": STR,
+                "client_type": {"type": "string", "enum": ["confidential", "public"]},
+                "owner_id": STR,
+                "redirect_uris": {"type": "array", "items": STR},
+                "scopes": {"type": "array", "items": STR},
+                "grant_types": {"type": "array", "items": STR},
+                "token_endpoint_auth_method": STR,
+                "created_at": TIME,
+            },
+            ["client_id", "name", "client_type", "owner_id", "redirect_uris", "scopes"],
+        ),
+        "OAuthClientCreated": {
+            "allOf": [
+                ref("OAuthClient"),
+                obj({"client_secret": {"type": "string", "description": "shown once"}}),
+            ]
+        },
+        "OAuthClientCreate": obj(
+            {
+                "name": STR,
+                "client_type": {"type": "string", "enum": ["confidential", "public"]},
+                "redirect_uris": {"type": "array", "items": STR},
+                "scopes": {"type": "array", "items": STR},
+                "grant_types": {"type": "array", "items": STR},
+                "owner_id": STR,
+            },
+            ["name"],
+        ),
+        "OAuthClientList": obj(
+            {"clients": {"type": "array", "items": ref("OAuthClient")}}, ["clients"]
+        ),
+        "OAuthToken": obj(
+            {
+                "access_token": STR,
+                "token_type": STR,
+                "expires_in": INT,
+                "scope": STR,
+                "refresh_token": STR,
+            },
+            ["access_token", "token_type", "expires_in"],
+        ),
+        "OAuthError": obj({"error": STR, "error_description": STR, "retry_after": INT}, ["error"]),
+        "OAuthMetadata": obj(
+            {
+                "issuer": STR,
+                "authorization_endpoint": STR,
+                "token_endpoint": STR,
+                "revocation_endpoint": STR,
+                "scopes_supported": {"type": "array", "items": STR},
+            },
+            ["issuer", "authorization_endpoint", "token_endpoint"],
+        ),
+    }
+)
+
+
+def _oauth_op(summary: str, responses: dict[str, str | None], *, form: bool = False) -> dict:
+    """An RFC 6749 operation: form body in, RFC JSON (or HTML) out, no Axon credential."""
+    out: dict[str, Any] = {"summary": summary, "tags": ["oauth"], "security": [], "responses": {}}
+    for status, schema in responses.items():
+        if schema == HTML:
+            content = {HTML: {"schema": STR}}
+        elif schema is None:
+            content = None
+        else:
+            content = {JSON: {"schema": ref(schema)}}
+        out["responses"][status] = {
+            "description": summary,
+            **({"content": content} if content else {}),
+        }
+    if form:
+        out["requestBody"] = {"required": True, "content": {FORM: {"schema": ANY_OBJ}}}
+    return out
+
+
+PATHS.update(
+    {
+        "/oauth/clients": {
+            "get": op("List OAuth clients", {"200": "OAuthClientList", "403": None}, tag="oauth"),
+            "post": op(
+                "Register an OAuth client (admins; the secret is shown once)",
+                {"201": "OAuthClientCreated", "400": None, "403": None},
+                body="OAuthClientCreate",
+                tag="oauth",
+            ),
+        },
+        "/oauth/clients/{client_id}": {
+            "parameters": [path_param("client_id")],
+            "get": op("Get an OAuth client", {"200": "OAuthClient", "404": None}, tag="oauth"),
+            "delete": op(
+                "Delete an OAuth client and revoke its tokens",
+                {"204": None, "404": None},
+                tag="oauth",
+            ),
+        },
+        "/oauth/authorize": {
+            "get": _oauth_op(
+                "Consent page (HTML); errors redirect to the client when that is safe",
+                {"200": HTML, "302": None, "400": HTML},
+            ),
+            "post": _oauth_op(
+                "Approve or deny (the consent page's form, CSRF-protected)",
+                {"302": None, "401": HTML, "403": HTML, "429": HTML},
+                form=True,
+            ),
+        },
+        "/oauth/token": {
+            "post": _oauth_op(
+                "Token endpoint: authorization_code (+PKCE), client_credentials, refresh_token",
+                {
+                    "200": "OAuthToken",
+                    "400": "OAuthError",
+                    "401": "OAuthError",
+                    "429": "OAuthError",
+                },
+                form=True,
+            )
+        },
+        "/oauth/revoke": {
+            "post": _oauth_op(
+                "Revoke an access or refresh token (RFC 7009)",
+                {"200": None, "400": "OAuthError", "401": "OAuthError", "429": "OAuthError"},
+                form=True,
+            )
+        },
+        "/.well-known/oauth-authorization-server": {
+            "get": _oauth_op("Authorization server metadata (RFC 8414)", {"200": "OAuthMetadata"})
+        },
+    }
+)
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     return {
@@ -448,13 +592,28 @@ def openapi_document() -> dict[str, Any]:
             '{"error": {"code", "message", "details"}}.',
         },
         "servers": [{"url": "/axon/v1"}],
-        "security": [{"bearer": []}, {"apiKey": []}],
+        "security": [{"bearer": []}, {"apiKey": []}, {"oauth2": []}],
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "authorizationCode": {
+                            "authorizationUrl": "/axon/v1/oauth/authorize",
+                            "tokenUrl": "/axon/v1/oauth/token",
+                            "refreshUrl": "/axon/v1/oauth/token",
+                            "scopes": dict(SCOPE_DESCRIPTIONS),
+                        },
+                        "clientCredentials": {
+                            "tokenUrl": "/axon/v1/oauth/token",
+                            "scopes": dict(SCOPE_DESCRIPTIONS),
+                        },
+                    },
+                },
             },
         },
     }

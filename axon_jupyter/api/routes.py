@@ -14,6 +14,7 @@ ROUTE_MODULES = (
     "axon_jupyter.api.rest.auth",
     "axon_jupyter.api.rest.api_keys",
     "axon_jupyter.api.rest.workflows",
+    "axon_jupyter.api.rest.oauth",
     "axon_jupyter.api.rest.executions",
     "axon_jupyter.api.rest.nodes",
 )
@@ -32,4 +33,8 @@ def handlers() -> list[tuple[str, type]]:
 
     mounted = [(url_path_join(API_PREFIX, path), handler) for path, handler in rest_routes()]
     mounted.append((url_path_join(API_PREFIX, r"(.*)"), NotFoundHandler))
+    # A module may also mount a few routes at the server root (`root_routes`, relative
+    # to base_url), e.g. /.well-known/oauth-authorization-server.
+    for name in ROUTE_MODULES:
+        mounted.extend(getattr(import_module(name), "root_routes", []))
     return mounted

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from ..models import User
 
 ALL_SCOPES = ("workflows:read", "workflows:write", "executions:run", "nodes:write", "admin")
+# What each scope lets a credential do (the OAuth consent page and the OpenAPI show these).
+SCOPE_DESCRIPTIONS = {
+    "workflows:read": "See your workflows, their versions, executions and logs",
+    "workflows:write": "Create, change and delete your workflows",
+    "executions:run": "Run, stop and retry your workflows",
+    "nodes:write": "Register custom node types, including Python code",
+    "admin": "Administer this Axon server with your admin rights",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..auth.apikeys import generate_key, hash_key
+from ..auth.bruteforce import BruteForceGuard
 from ..auth.identity import ALL_SCOPES, Principal
 from ..auth.passwords import hash_password, verify_password
 from ..auth.tokens import TokenSigner
-from ..errors import Unauthorized, not_found
+from ..errors import Forbidden, Unauthorized, not_found
 from ..models import PLANS, ApiKey, User, from_epoch, new_id, utcnow
 from ..store.base import Store
 from .inputs import get_int, get_str, invalid, reject_unknown, require_object
@@ -30,9 +31,12 @@ def _valid_email(email: str) -> bool:
 
 
 class AuthService:
-    def __init__(self, store: Store, signer: TokenSigner):
+    def __init__(
+        self, store: Store, signer: TokenSigner, *, bruteforce: BruteForceGuard | None = None
+    ):
         self.store = store
         self.signer = signer
+        self.bruteforce = bruteforce or BruteForceGuard()
 
     # ------------------------------------------------------------ users
     async def create_user(
@@ -86,14 +90,24 @@ class AuthService:
         )
         return body
 
-    async def login(self, body: Any) -> dict[str, Any]:
-        body = require_object(body)
-        email = get_str(body, "email", required=True, max_len=320)
-        password = get_str(body, "password", required=True, max_len=1024)
+    async def verify_credentials(self, email: str, password: str, address: str | None) -> User:
+        """The user whose email and password these are, behind brute-force protection
+        (per account and per client address: 429 with Retry-After while locked). Used by
+        /auth/login and by the OAuth sign-in page alike."""
+        keys = self.bruteforce.keys("login", email, address)
+        self.bruteforce.begin(keys)
         user = await self.store.get_user_by_email(email)
         ok = await verify_password(user.password_hash if user else None, password)
         if not ok or user is None:
             raise Unauthorized(_BAD_LOGIN, {"reason": "invalid_credentials"})
+        self.bruteforce.succeeded(keys)
+        return user
+
+    async def login(self, body: Any, *, address: str | None = None) -> dict[str, Any]:
+        body = require_object(body)
+        email = get_str(body, "email", required=True, max_len=320)
+        password = get_str(body, "password", required=True, max_len=1024)
+        user = await self.verify_credentials(email, password, address)
         return await self._issue(user, secrets.token_urlsafe(12))
 
     async def refresh(self, body: Any) -> dict[str, Any]:
@@ -159,11 +173,19 @@ class AuthService:
         )
 
     # ------------------------------------------------------------ API keys
-    async def create_api_key(self, user: User, body: Any) -> tuple[ApiKey, str]:
+    async def create_api_key(
+        self, user: User, body: Any, *, within: frozenset[str] | None = None
+    ) -> tuple[ApiKey, str]:
+        """`within`: the scopes of the credential asking (None: full rights). A key never
+        gets more than the credential that created it, so a narrow key or OAuth token
+        cannot mint a broader one."""
         body = require_object(body)
         reject_unknown(body, {"name", "scopes", "expires_in_days"})
         name = get_str(body, "name", default="api key", max_len=200, min_len=1)
-        scopes = body.get("scopes", list(ALL_SCOPES if user.is_admin else ALL_SCOPES[:-1]))
+        rights = ALL_SCOPES if user.is_admin else ALL_SCOPES[:-1]
+        if within is not None and "admin" not in within:
+            rights = tuple(s for s in rights if s in within)
+        scopes = body.get("scopes", list(rights))
         if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
             raise invalid("scopes", "must be a list of strings")
         for scope in scopes:
@@ -171,6 +193,10 @@ class AuthService:
                 raise invalid("scopes", f"unknown scope {scope!r}", allowed=list(ALL_SCOPES))
         if "admin" in scopes and not user.is_admin:
             raise invalid("scopes", "only admins may hold the admin scope")
+        if within is not None and "admin" not in within:
+            beyond = sorted(set(scopes) - within)
+            if beyond:
+                raise Forbidden(f"missing scope {beyond[0]}", {"scope": beyond[0]})
         days = body.get("expires_in_days")
         expires: datetime | None = None
         if days is not None:

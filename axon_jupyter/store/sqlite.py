@@ -25,6 +25,7 @@ from .base import Store
 from .executions import ExecutionStore
 from .migrations import migrate
 from .nodes import NodeStore
+from .oauth import OAuthStoreMixin
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -104,7 +105,7 @@ def _wf_summary(row: Any) -> Workflow:
     )
 
 
-class SqliteStore(ExecutionStore, NodeStore, Store):
+class SqliteStore(ExecutionStore, NodeStore, OAuthStoreMixin, Store):
     def __init__(
         self, path: str | Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000
     ):

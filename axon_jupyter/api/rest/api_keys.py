@@ -12,7 +12,7 @@ class ApiKeysHandler(AxonHandler):
 
     async def post(self) -> None:
         record, key = await self.axon.auth.create_api_key(
-            self.principal.user, self.json_body(default={})
+            self.principal.user, self.json_body(default={}), within=self.principal.scopes
         )
         self.created({**record.to_api(), "key": key}, self.request.path + "/" + record.id)
 

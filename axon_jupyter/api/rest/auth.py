@@ -9,7 +9,8 @@ class LoginHandler(AxonHandler):
     auth_required = False
 
     async def post(self) -> None:
-        self.write_json(await self.axon.auth.login(self.json_body()))
+        body = self.json_body()
+        self.write_json(await self.axon.auth.login(body, address=self.request.remote_ip))
 
 
 class RefreshHandler(AxonHandler):
