@@ -16,7 +16,6 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from axon_jupyter.nodes.builtin import NodeSettings, builtin_node_types
-from axon_jupyter.nodes.builtin.data import lookup
 from axon_jupyter.nodes.http import BlockedAddress, HttpPolicy
 from axon_jupyter.nodes.types import NodeError
 
@@ -322,38 +321,35 @@ async def test_set_and_merge_input():
     assert await run("node_set") == {"output": {}}
 
 
-async def test_transform_mapping_with_typed_lookups():
-    source = {"response": {"json": {"items": [{"id": 7}, {"id": 8}], "odd key": True}}}
+async def test_transform_builds_nested_objects_without_touching_input():
+    source = {"user": {"id": 7, "tags": ["a"]}, "keep": True}
     out = await run(
         "node_transform",
         inputs={"input": source},
         config={
             "mapping": {
                 "label": "already rendered",
-                "items": "$input.response.json.items",
-                "first": "$input.response.json.items[0].id",
-                "odd": '$input.response.json["odd key"]',
-                "missing": "$input.nope.deeper",
-                "nested": {"all": "$input", "n": 3},
-            }
+                "items": [1, 2],
+                "user.name": "Ada",
+                "meta.source.kind": "api",
+                ".dotted.": "kept as is",
+            },
+            "keep_input": True,
         },
     )
     assert out["output"] == {
+        "user": {"id": 7, "tags": ["a"], "name": "Ada"},
+        "keep": True,
         "label": "already rendered",
-        "items": [{"id": 7}, {"id": 8}],
-        "first": 7,
-        "odd": True,
-        "missing": None,
-        "nested": {"all": source, "n": 3},
+        "items": [1, 2],
+        "meta": {"source": {"kind": "api"}},
+        ".dotted.": "kept as is",
     }
-    kept = await run(
-        "node_transform",
-        inputs={"input": {"a": 1}},
-        config={"mapping": {"b": 2}, "keep_input": True},
-    )
-    assert kept == {"output": {"a": 1, "b": 2}}
-    with pytest.raises(NodeError, match="invalid path"):
-        lookup({}, ".a..b")
+    assert source == {"user": {"id": 7, "tags": ["a"]}, "keep": True}
+    fresh = await run("node_transform", inputs={"input": source}, config={"mapping": {"a": 1}})
+    assert fresh == {"output": {"a": 1}}
+    with pytest.raises(NodeError, match="mapping"):
+        await run("node_transform", config={"mapping": "x"})
 
 
 @pytest.mark.parametrize(

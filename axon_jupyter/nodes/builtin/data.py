@@ -1,52 +1,36 @@
 """Data nodes: node_set (constants), node_transform (mapping), node_merge (join branches).
 
-Templates in config strings are rendered by the engine before `run` is called, so a
-rendered value is always a string. node_transform adds typed lookups into its `input`
-port: a mapping value that is exactly `$input` or `$input.path.to[0].field` is replaced
-by that value itself (a list stays a list, a number a number).
+Templates in config strings are rendered by the engine before `run` is called (a string
+that is exactly one `{{ expression }}` keeps its native type), so these nodes only
+shape what they are given. node_transform reads dotted keys as paths: a mapping key
+`user.name` builds {"user": {"name": ...}}.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..types import NodeContext, NodeError, NodeType, Port
 from ._common import NodeSettings, as_bool, object_schema
 
-_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[\"([^\"]*)\"\]")
 MERGE_PORTS = ("input_1", "input_2", "input_3", "input_4")
 MERGE_MODES = ("object", "list", "merge", "first")
 
 
-def lookup(value: Any, path: str) -> Any:
-    """Follow `.key`, `[0]` and `["odd key"]` steps; a missing step gives None."""
-    pos = 0
-    while pos < len(path):
-        match = _PATH_TOKEN.match(path, pos)
-        if match is None:
-            raise NodeError(f"invalid path {path!r} at {path[pos:]!r}")
-        key, index, quoted = match.groups()
-        if index is not None:
-            i = int(index)
-            value = value[i] if isinstance(value, list) and i < len(value) else None
-        else:
-            name = key if key is not None else quoted
-            value = value.get(name) if isinstance(value, dict) else None
-        pos = match.end()
-    return value
-
-
-def _apply(template: Any, source: Any) -> Any:
-    if isinstance(template, str) and (template == "$input" or template.startswith("$input.")):
-        return lookup(source, template[len("$input") :])
-    if isinstance(template, str) and template.startswith("$input["):
-        return lookup(source, template[len("$input") :])
-    if isinstance(template, dict):
-        return {k: _apply(v, source) for k, v in template.items()}
-    if isinstance(template, list):
-        return [_apply(v, source) for v in template]
-    return template
+def expand(mapping: dict[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`{"a.b": 1, "c": 2}` -> `{"a": {"b": 1}, "c": 2}`, written over a copy of `base`."""
+    out: dict[str, Any] = dict(base or {})
+    for key, value in mapping.items():
+        parts = key.split(".") if "." in key.strip(".") else [key]
+        target = out
+        for part in parts[:-1]:
+            child = target.get(part)
+            # A copy: the upstream node's output must never change under it.
+            child = dict(child) if isinstance(child, dict) else {}
+            target[part] = child
+            target = child
+        target[parts[-1]] = value
+    return out
 
 
 async def run_set(
@@ -63,11 +47,12 @@ async def run_set(
 async def run_transform(
     inputs: dict[str, Any], config: dict[str, Any], ctx: NodeContext
 ) -> dict[str, Any]:
+    mapping = config.get("mapping") or {}
+    if not isinstance(mapping, dict):
+        raise NodeError("config mapping must be an object")
     source = inputs.get("input")
-    mapped = _apply(config.get("mapping") or {}, source)
-    if as_bool(config.get("keep_input"), "keep_input", default=False) and isinstance(source, dict):
-        mapped = {**source, **mapped}
-    return {"output": mapped}
+    keep = as_bool(config.get("keep_input"), "keep_input", default=False)
+    return {"output": expand(mapping, source if keep and isinstance(source, dict) else None)}
 
 
 async def run_merge(
@@ -128,8 +113,8 @@ def node_types(settings: NodeSettings) -> list[NodeType]:
         NodeType(
             id="node_transform",
             name="Transform",
-            description="Builds an object from a mapping of keys to templates or values; "
-            "'$input.path' values copy typed data from the input.",
+            description="Builds an object from a mapping of keys to templates or values "
+            "(e.g. {{ inputs.input.items }}); dotted keys like user.name build nested objects.",
             category="data",
             version="1.0.0",
             inputs=[passthrough],
@@ -138,7 +123,7 @@ def node_types(settings: NodeSettings) -> list[NodeType]:
                 {
                     "mapping": {
                         "type": "object",
-                        "description": "Output key -> template, value, or '$input.path' lookup",
+                        "description": "Output key (dots nest) -> template or value",
                     },
                     "keep_input": {
                         "type": "boolean",
