@@ -99,6 +99,19 @@ def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def timeout_for_wait(
+    wait: float | None,
+    timeout: float | httpx.Timeout | None,
+    default: float | httpx.Timeout | None,
+) -> float | httpx.Timeout | None:
+    """The timeout of a call that asks the server to hold its answer up to `wait` seconds
+    (`?wait=`): an explicit `timeout` wins, else a read timeout a little past the wait."""
+    if timeout is not None or wait is None:
+        return timeout
+    base = default.read if isinstance(default, httpx.Timeout) else default
+    return None if base is None else max(base, wait + 10.0)
+
+
 def jwt_expiry(token: str) -> float | None:
     """The `exp` claim of a JWT, read without verifying it (only to time a refresh)."""
     parts = token.split(".")

@@ -12,7 +12,18 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from .._base_client import Call, PageSpec, Procedure, _Do, _Emit, _Sleep, quote
+import httpx
+
+from .._base_client import (
+    Call,
+    PageSpec,
+    Procedure,
+    _Do,
+    _Emit,
+    _Sleep,
+    quote,
+    timeout_for_wait,
+)
 from .._exceptions import APIConnectionError, WaitTimeoutError
 from .._pagination import AsyncPage, SyncPage
 from .._streaming import ExecutionStream, closed_error
@@ -20,7 +31,6 @@ from .._types import Execution, ExecutionLog, ExecutionUpdate, LogPage, NodeUpda
 from ._resource import AsyncAPIResource, SyncAPIResource
 
 _EXECUTIONS = PageSpec("executions", Execution.from_api)
-RETRY_MODES = ("from_failed", "from_start", "from_node")
 MAX_POLL_INTERVAL = 2.0
 
 
@@ -54,12 +64,25 @@ def _logs_call(execution_id: str, after: Any, limit: int | None) -> Call[LogPage
 
 
 def _retry_call(
-    execution_id: str, mode: str, node_id: str | None, workflow_version: str
+    execution_id: str,
+    mode: str,
+    node_id: str | None,
+    workflow_version: str,
+    wait: float | None,
+    timeout: Any,
+    default_timeout: Any,
 ) -> Call[Execution]:
     body: dict[str, Any] = {"mode": mode, "workflow_version": workflow_version}
     if node_id is not None:
         body["node_id"] = node_id
-    return Call("POST", _path(execution_id, "retry"), json=body, cast=Execution.from_api)
+    return Call(
+        "POST",
+        _path(execution_id, "retry"),
+        params={"wait": wait},
+        json=body,
+        cast=Execution.from_api,
+        timeout=timeout_for_wait(wait, timeout, default_timeout),
+    )
 
 
 def _wait(execution_id: str, timeout: float | None, poll_interval: float) -> Procedure[Execution]:
@@ -151,11 +174,23 @@ class Executions(SyncAPIResource):
         mode: str = "from_failed",
         node_id: str | None = None,
         workflow_version: str = "original",
+        wait: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
     ) -> Execution:
         """Run again as a new execution: `from_failed` reuses the outputs of the nodes
         that succeeded, `from_start` reruns all, `from_node` reruns from `node_id`; on
-        the `original` revision of the workflow or the `latest`."""
-        return self._client._request(_retry_call(execution_id, mode, node_id, workflow_version))
+        the `original` revision of the workflow or the `latest`. `wait=` as in execute."""
+        return self._client._request(
+            _retry_call(
+                execution_id,
+                mode,
+                node_id,
+                workflow_version,
+                wait,
+                timeout,
+                self._client.timeout,
+            )
+        )
 
     def logs(self, execution_id: str, *, after: Any = None, limit: int | None = None) -> LogPage:
         """Log lines after the cursor `after` (oldest first)."""
@@ -248,10 +283,20 @@ class AsyncExecutions(AsyncAPIResource):
         mode: str = "from_failed",
         node_id: str | None = None,
         workflow_version: str = "original",
+        wait: float | None = None,
+        timeout: float | httpx.Timeout | None = None,
     ) -> Execution:
         """Run again as a new execution (see `Executions.retry`)."""
         return await self._client._request(
-            _retry_call(execution_id, mode, node_id, workflow_version)
+            _retry_call(
+                execution_id,
+                mode,
+                node_id,
+                workflow_version,
+                wait,
+                timeout,
+                self._client.timeout,
+            )
         )
 
     async def logs(

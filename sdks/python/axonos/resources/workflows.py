@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .._base_client import Call, PageSpec, quote
+from .._base_client import Call, PageSpec, quote, timeout_for_wait
 from .._pagination import AsyncPage, SyncPage
 from .._types import Execution, Workflow, WorkflowVersion
 from ._resource import AsyncAPIResource, SyncAPIResource
@@ -61,14 +61,7 @@ def _execute_call(
     timeout: float | httpx.Timeout | None,
     default_timeout: float | httpx.Timeout | None,
 ) -> Call[Execution]:
-    if timeout is None and wait is not None:
-        # The server holds the answer up to `wait` seconds: read a little longer than that.
-        base = (
-            default_timeout.read
-            if isinstance(default_timeout, httpx.Timeout)
-            else (default_timeout)
-        )
-        timeout = None if base is None else max(base, wait + 10.0)
+    timeout = timeout_for_wait(wait, timeout, default_timeout)
     return Call(
         "POST",
         _path(workflow_id, "execute"),
