@@ -9,11 +9,11 @@
  * │   ├── PermissionDeniedError     403 FORBIDDEN
  * │   ├── NotFoundError             404 NOT_FOUND
  * │   ├── ConflictError             409 CONFLICT
- * │   ├── PreconditionFailedError   412 PRECONDITION_FAILED
+ * │   │   └── PreconditionFailedError   412 PRECONDITION_FAILED (a stale If-Match)
  * │   ├── PayloadTooLargeError      413 PAYLOAD_TOO_LARGE
  * │   ├── RateLimitError            429 RATE_LIMITED (retryAfter, seconds)
- * │   ├── InternalServerError       500 INTERNAL_ERROR and other 5xx
- * │   └── ServiceUnavailableError   503 UNAVAILABLE
+ * │   └── InternalServerError       500 INTERNAL_ERROR and other 5xx
+ * │       └── ServiceUnavailableError   503 UNAVAILABLE
  * ├── APIConnectionError          no answer (refused, reset, DNS)
  * │   └── APITimeoutError           no answer within the timeout
  * ├── APIUserAbortError           the caller's AbortSignal fired
@@ -24,6 +24,8 @@
  * `errorFromResponse()` is the one place that maps an HTTP answer to a class: by the
  * envelope's `code` first (the contract), by HTTP status when the body is not ours.
  */
+
+import type { Execution } from './types.js';
 
 /** The envelope every Axon error response carries. */
 export interface ErrorEnvelope {
@@ -72,10 +74,12 @@ export class AuthenticationError extends APIError {}
 export class PermissionDeniedError extends APIError {}
 export class NotFoundError extends APIError {}
 export class ConflictError extends APIError {}
-export class PreconditionFailedError extends APIError {}
+/** A stale `If-Match`: a conflict too, so `catch (e) { if (e instanceof ConflictError) }` covers both. */
+export class PreconditionFailedError extends ConflictError {}
 export class PayloadTooLargeError extends APIError {}
 export class InternalServerError extends APIError {}
-export class ServiceUnavailableError extends APIError {}
+/** The server is up but cannot serve now (database locked or full); `details.reason` says why. */
+export class ServiceUnavailableError extends InternalServerError {}
 
 export class RateLimitError extends APIError {
   /** Seconds to wait before trying again (from `Retry-After`), or null if absent. */
@@ -114,8 +118,11 @@ export class APIUserAbortError extends AxonError {
 export class WaitTimeoutError extends AxonError {
   constructor(
     readonly executionId: string,
+    /** The last status seen, or null if none was read. */
     readonly lastStatus: string | null,
     timeoutMs: number,
+    /** The last state read over HTTP, when there was one. */
+    readonly execution: Execution | null = null,
   ) {
     super(
       `Execution ${executionId} did not finish within ${timeoutMs} ms (last status: ${lastStatus ?? 'unknown'})`,

@@ -202,9 +202,19 @@ export interface WorkflowVersionList {
 
 // ------------------------------------------------------------------ nodes
 
+export type PortType = 'any' | 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array';
+
 export interface Port {
   name: string;
-  type: string;
+  type: PortType | string;
+  required: boolean;
+  description: string;
+}
+
+/** A port when registering: only `name` is needed (type `any`, optional by default). */
+export interface PortSpec {
+  name: string;
+  type?: PortType;
   required?: boolean;
   description?: string;
 }
@@ -220,7 +230,9 @@ export interface NodeType {
   /** JSON Schema of the node's `config`. */
   config_schema: JsonObject;
   builtin: boolean;
-  created_at?: string | null;
+  /** Custom nodes only: SHA-256 of the code, and when this version was registered. */
+  code_hash?: string;
+  created_at?: string;
 }
 
 export interface NodeList {
@@ -229,20 +241,30 @@ export interface NodeList {
 
 export interface NodeListParams {
   category?: string;
+  /** Matches id, name and description. */
   search?: string;
   version?: string;
+  /** Only built-ins (true) or only custom nodes (false). */
+  builtin?: boolean;
 }
 
 /** `POST /nodes`: a custom node from Python source defining `run(inputs, config)`. */
 export interface NodeRegisterParams {
+  /** Starts with a letter; letters, digits, `_`, `.`, `-`. */
   id: string;
-  name?: string;
+  name: string;
   description?: string;
+  /** Default `custom`. */
   category?: string;
+  /** A version such as `1.0.0`. */
   version: string;
+  /** Python source defining `run(inputs, config)` (sync or async). */
   code: string;
-  inputs?: Port[];
-  outputs?: Port[];
+  /** Default: one optional input `input`. */
+  inputs?: PortSpec[];
+  /** Default: one output `output`. */
+  outputs?: PortSpec[];
+  /** JSON Schema (type object) that a node's `config` must satisfy. */
   config_schema?: JsonObject;
 }
 
@@ -255,40 +277,56 @@ export interface NodeVersionList {
 export type ExecutionStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'stopped';
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'stopped']);
 
+export type NodeStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'stopped';
+
+/** One node's record within one execution. */
 export interface ExecutionNode {
   node_id: string;
-  type?: string;
-  version?: string | null;
-  status: string;
+  /** Node type id. */
+  type: string;
+  version: string | null;
+  status: NodeStatus;
   attempts: number;
+  /** A succeeded node whose outputs a retry reused (it did not run again). */
+  reused: boolean;
   started_at: string | null;
   finished_at: string | null;
-  outputs?: JsonValue;
-  error?: JsonValue;
+  duration: number | null;
+  outputs: JsonObject | null;
+  error: JsonObject | null;
 }
 
-export interface Execution {
+/** An execution in lists: everything but the per-node records. */
+export interface ExecutionSummary {
   id: string;
   workflow_id: string;
+  /** The workflow revision that ran. */
+  workflow_version: number;
   status: ExecutionStatus;
   /** 0..1 */
   progress: number;
   current_node: string | null;
   input: JsonObject;
   /** Outputs of the sink nodes once finished. */
-  output: JsonValue;
-  error: JsonValue;
+  output: JsonObject | null;
+  error: JsonObject | null;
+  /** Node id -> `type@version` that ran (plus a code hash for custom code). */
+  node_versions: Record<string, string>;
+  retry_of: string | null;
+  retry_mode: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
   /** Seconds, once finished. */
   duration: number | null;
-  nodes?: ExecutionNode[] | Record<string, ExecutionNode>;
-  [key: string]: unknown;
+}
+
+export interface Execution extends ExecutionSummary {
+  nodes: ExecutionNode[];
 }
 
 export interface ExecutionPage {
-  executions: Execution[];
+  executions: ExecutionSummary[];
   pagination: Pagination;
 }
 
@@ -299,37 +337,66 @@ export interface ExecutionListParams extends PageParams {
 
 export interface ExecuteParams {
   input?: JsonObject;
-  /** Seconds the server may hold the answer until a terminal status (`?wait=`). */
+  /** Seconds (0..120) the server may hold the answer until a terminal status (`?wait=`). */
   wait?: number;
 }
 
 export interface RetryParams {
-  /** Default `from_failed` (reuses stored outputs). */
+  /**
+   * `from_failed` (default) reuses the outputs of the nodes that succeeded, `from_start`
+   * reruns all, `from_node` reruns from `node_id` on.
+   */
   mode?: 'from_failed' | 'from_start' | 'from_node';
   /** With `from_node`: where to start. */
   node_id?: string;
   /** Run on the `original` revision (default) or the `latest`. */
-  revision?: 'original' | 'latest';
+  workflow_version?: 'original' | 'latest';
+  /** Seconds the server may hold the answer until a terminal status. */
+  wait?: number;
 }
 
 export interface LogEntry {
+  /** The cursor of this line (pass it as `after`). */
+  id: number;
   timestamp: string;
   level: string;
   node_id: string | null;
   message: string;
-  [key: string]: unknown;
+}
+
+export interface LogPagination {
+  after: number;
+  limit: number;
+  /** Pass back as `after` for the next lines. */
+  next_after: number;
+  has_more: boolean;
+  total: number;
 }
 
 export interface LogPage {
   logs: LogEntry[];
-  /** Cursor and paging data; pass `after` back to tail. */
-  pagination: Record<string, JsonValue>;
+  pagination: LogPagination;
 }
 
 export interface LogParams {
-  /** Cursor: only logs after this one. */
-  after?: string | number;
+  /** Cursor: only lines after this one (0: from the start). */
+  after?: number;
+  /** 1..1000, default 100. */
   limit?: number;
+}
+
+/** The WebSocket `node_update` event's data. */
+export interface NodeUpdate {
+  execution_id: string;
+  workflow_id: string;
+  node_id: string;
+  /** Node type id. */
+  type: string;
+  status: NodeStatus;
+  attempts: number;
+  started_at: string | null;
+  finished_at: string | null;
+  error: JsonObject | null;
 }
 
 /** The WebSocket `execution_update` event's data (the seed's shape). */
@@ -339,5 +406,4 @@ export interface ExecutionUpdate {
   status: ExecutionStatus;
   progress: number;
   current_node: string | null;
-  [key: string]: unknown;
 }

@@ -9,14 +9,13 @@ import {
   ValidationError,
 } from '@axonos/sdk';
 
-import { axonCli } from './support/server.js';
-import { newUser, server, simpleDefinition, uniq, type TestUser } from './support/env.js';
+import { member, server, sharedFixtures, simpleDefinition, uniq, type TestUser } from './support/env.js';
 
 describe('apiKeys', () => {
   let user: TestUser;
   let baseUrl: string;
   before(async () => {
-    user = await newUser();
+    user = await member();
     baseUrl = (await server()).apiUrl;
   });
 
@@ -88,10 +87,11 @@ describe('apiKeys', () => {
 
   it('a key from the CLI (`jupyter axon create-api-key`) works in the SDK', async () => {
     const srv = await server();
-    const key = (await axonCli(srv.dataDir, ['create-api-key', '--email', user.email])).trim();
-    assert.match(key, /^axon_/);
-    const me = await new AxonOS({ apiKey: key, baseUrl }).auth.me();
-    assert.equal(me.user.email, user.email);
+    const { adminApiKey } = await sharedFixtures();
+    assert.match(adminApiKey, /^axon_/);
+    const me = await new AxonOS({ apiKey: adminApiKey, baseUrl }).auth.me();
+    assert.equal(me.user.email, srv.adminEmail);
+    assert.equal(me.user.role, 'admin');
     assert.equal(me.via, 'api_key');
   });
 });

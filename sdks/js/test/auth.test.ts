@@ -3,7 +3,7 @@ import { before, describe, it } from 'node:test';
 
 import { AuthenticationError, AxonOS, ValidationError, type TokenResponse } from '@axonos/sdk';
 
-import { server, newUser, type TestUser } from './support/env.js';
+import { member, server, type TestUser } from './support/env.js';
 import type { ServerInfo } from './support/server.js';
 
 describe('auth', () => {
@@ -11,7 +11,7 @@ describe('auth', () => {
   let user: TestUser;
   before(async () => {
     srv = await server();
-    user = await newUser('pro');
+    user = await member();
   });
 
   it('AxonOS.login gives a client that acts as the user through a JWT', async () => {

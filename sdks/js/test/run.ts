@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { SHARED_SERVER_ARGS } from './support/env.js';
+import { SHARED_SERVER_ARGS, makeFixtures } from './support/env.js';
 import { startServer } from './support/server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,6 +22,10 @@ const files = readdirSync(here)
 const started = Date.now();
 const srv = await startServer({ args: SHARED_SERVER_ARGS });
 console.log(`axon server up at ${srv.apiUrl} in ${Date.now() - started} ms`);
+const fixtures = await makeFixtures(srv).catch(async (err) => {
+  await srv.stop();
+  throw err;
+});
 
 let stopping = false;
 const shutdown = async (code: number) => {
@@ -44,6 +48,9 @@ const child = spawn(
       AXON_TEST_DATA_DIR: srv.dataDir,
       AXON_TEST_ADMIN_EMAIL: srv.adminEmail,
       AXON_TEST_ADMIN_PASSWORD: srv.adminPassword,
+      AXON_TEST_MEMBER_EMAIL: fixtures.memberEmail,
+      AXON_TEST_MEMBER_PASSWORD: fixtures.memberPassword,
+      AXON_TEST_ADMIN_API_KEY: fixtures.adminApiKey,
     },
   },
 );

@@ -10,7 +10,7 @@ import {
   type Workflow,
 } from '@axonos/sdk';
 
-import { adminClient, newUser, simpleDefinition, uniq } from './support/env.js';
+import { adminClient, member, simpleDefinition, uniq } from './support/env.js';
 
 const ISO_Z = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -132,7 +132,7 @@ describe('workflows', () => {
       [1, 2],
     );
     assert.ok(versions.every((v) => v.workflow_id === wf.id && v.definition === undefined));
-    const first = await client.workflows.version(wf.id, 1);
+    const first = await client.workflows.getVersion(wf.id, 1);
     assert.equal(first.version, 1);
     assert.equal(first.definition?.nodes[1]?.config?.message, 'v1');
 
@@ -143,7 +143,7 @@ describe('workflows', () => {
     assert.equal(after.length, 3);
     assert.equal(after.find((v) => v.version === 3)?.restored_from, 1);
 
-    await assert.rejects(client.workflows.version(wf.id, 99), NotFoundError);
+    await assert.rejects(client.workflows.getVersion(wf.id, 99), NotFoundError);
     await assert.rejects(client.workflows.restore(wf.id, 99), NotFoundError);
     await client.workflows.delete(wf.id);
   });
@@ -176,7 +176,7 @@ describe('workflows', () => {
 
   it("never shows one user's workflow to another: 404, not 403", async () => {
     const wf = await client.workflows.create({ name: uniq('mine'), definition: simpleDefinition() });
-    const other = await newUser();
+    const other = await member();
     await assert.rejects(other.client.workflows.get(wf.id), (err: unknown) => {
       assert.ok(err instanceof NotFoundError);
       assert.deepEqual(err.details, { id: wf.id });
@@ -184,7 +184,7 @@ describe('workflows', () => {
     });
     await assert.rejects(other.client.workflows.update(wf.id, { name: 'x' }), NotFoundError);
     await assert.rejects(other.client.workflows.delete(wf.id), NotFoundError);
-    assert.equal((await other.client.workflows.list()).pagination.total, 0);
+    assert.equal((await other.client.workflows.list({ search: wf.name })).pagination.total, 0);
     assert.equal((await client.workflows.get(wf.id)).name, wf.name);
     await client.workflows.delete(wf.id);
   });

@@ -14,9 +14,12 @@ export class Nodes extends APIResource {
     return body.nodes;
   }
 
-  /** One node type, at its latest version. */
-  get(id: string, options?: RequestOptions): Promise<NodeType> {
-    return this.client.request<NodeType>({ method: 'GET', path: `/nodes/${seg(id)}` }, options);
+  /** One node type, at its latest version unless `version` is given. */
+  get(id: string, params: { version?: string } = {}, options?: RequestOptions): Promise<NodeType> {
+    return this.client.request<NodeType>(
+      { method: 'GET', path: `/nodes/${seg(id)}`, query: { ...params } },
+      options,
+    );
   }
 
   /**

@@ -98,7 +98,7 @@ export class Workflows extends APIResource {
     );
   }
 
-  /** Every revision, without definitions (fetch one with `version()`). */
+  /** Every revision, without definitions (fetch one with `getVersion()`). */
   async versions(id: string, options?: RequestOptions): Promise<WorkflowVersion[]> {
     const body = await this.client.request<{ versions: WorkflowVersion[] }>(
       { method: 'GET', path: `/workflows/${seg(id)}/versions` },
@@ -108,7 +108,7 @@ export class Workflows extends APIResource {
   }
 
   /** One revision with its definition. */
-  version(id: string, version: number, options?: RequestOptions): Promise<WorkflowVersion> {
+  getVersion(id: string, version: number, options?: RequestOptions): Promise<WorkflowVersion> {
     return this.client.request<WorkflowVersion>(
       { method: 'GET', path: `/workflows/${seg(id)}/versions/${seg(version)}` },
       options,

@@ -50,22 +50,56 @@ export interface TestUser {
   client: AxonOS;
 }
 
-/** A new member created with the real CLI (`jupyter axon create-user`), logged in. */
-export async function newUser(plan = 'standard'): Promise<TestUser> {
-  const srv = await server();
-  const email = `${uniq('u')}@example.com`;
-  const password = `pw-${randomBytes(8).toString('hex')}`;
-  await axonCli(srv.dataDir, [
-    'create-user',
-    '--email',
-    email,
-    '--password',
-    password,
-    '--plan',
-    plan,
+export interface Fixtures {
+  memberEmail: string;
+  memberPassword: string;
+  /** An API key of the admin, made with `jupyter axon create-api-key`. */
+  adminApiKey: string;
+}
+
+/**
+ * What the suite shares besides the admin: a second user (plan `pro`, role member) and
+ * an admin API key, both made with the real CLI. The CLI costs seconds per call on a
+ * busy machine, so run.ts makes them once, concurrently, and passes them down.
+ */
+export async function makeFixtures(srv: ServerInfo): Promise<Fixtures> {
+  const memberEmail = `${uniq('member')}@example.com`;
+  const memberPassword = `pw-${randomBytes(8).toString('hex')}`;
+  const [, adminApiKey] = await Promise.all([
+    axonCli(srv.dataDir, [
+      'create-user',
+      '--email',
+      memberEmail,
+      '--password',
+      memberPassword,
+      '--plan',
+      'pro',
+    ]),
+    axonCli(srv.dataDir, ['create-api-key', '--email', srv.adminEmail, '--name', 'suite']),
   ]);
-  const client = await AxonOS.login(email, password, { baseUrl: srv.apiUrl });
-  return { email, password, client };
+  return { memberEmail, memberPassword, adminApiKey };
+}
+
+let fixtures: Promise<Fixtures> | null = null;
+
+export function sharedFixtures(): Promise<Fixtures> {
+  const memberEmail = process.env.AXON_TEST_MEMBER_EMAIL;
+  if (memberEmail) {
+    return Promise.resolve({
+      memberEmail,
+      memberPassword: process.env.AXON_TEST_MEMBER_PASSWORD ?? '',
+      adminApiKey: process.env.AXON_TEST_ADMIN_API_KEY ?? '',
+    });
+  }
+  fixtures ??= server().then(makeFixtures);
+  return fixtures;
+}
+
+/** The second user (a member on plan pro), in a client of its own login. */
+export async function member(): Promise<TestUser> {
+  const [srv, fx] = await Promise.all([server(), sharedFixtures()]);
+  const client = await AxonOS.login(fx.memberEmail, fx.memberPassword, { baseUrl: srv.apiUrl });
+  return { email: fx.memberEmail, password: fx.memberPassword, client };
 }
 
 /** A workflow definition every server accepts: a manual trigger feeding a log node. */
