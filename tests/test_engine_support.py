@@ -44,7 +44,7 @@ async def _fail(inputs, config, ctx):
 
 
 async def _flaky(inputs, config, ctx):
-    key = f"{ctx.execution_id}/{ctx.node_id}"
+    key = config.get("key") or f"{ctx.execution_id}/{ctx.node_id}"
     FLAKY[key] = FLAKY.get(key, 0) + 1
     if FLAKY[key] <= int(config.get("failures", 1)):
         raise NodeError(f"flaky failure {FLAKY[key]}")
