@@ -153,11 +153,17 @@ class PayloadTooLargeError(APIError):
 
 
 class RateLimitError(APIError):
-    """429: over the plan's request budget; retry after `retry_after` seconds."""
+    """429: over the plan's request budget; retry after `retry_after` seconds.
+
+    `limit`, `remaining` and `reset` (unix seconds) repeat the X-RateLimit-* headers."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        headers = self.response.headers if self.response is not None else {}
+        self.limit = _int_header(headers, "x-ratelimit-limit")
+        self.remaining = _int_header(headers, "x-ratelimit-remaining")
+        self.reset = _int_header(headers, "x-ratelimit-reset")
 
 
 class InternalServerError(APIError):
@@ -194,6 +200,14 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 _DEFAULT_CODES = {cls: code for code, cls in _BY_CODE.items()}
+
+
+def _int_header(headers: Any, name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> float | None:
