@@ -4,6 +4,7 @@ the SSRF policy refusing internal targets), a real kernel for node_notebook."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -299,6 +300,41 @@ async def test_http_timeout_size_cap_and_bad_urls(target):
         await run(
             "node_http_request", config={"url": target.base, "method": "BREW"}, http=ALLOW_LOCAL
         )
+
+
+async def test_next_address_is_tried_when_one_refuses(target):
+    class DualStack(HttpPolicy):
+        async def resolve(self, host, port):
+            checked = await super().resolve(host, port)
+            return [ipaddress.ip_address("::1"), *checked]  # nothing listens on ::1 here
+
+    out = await run(
+        "node_http_request",
+        config={"url": f"{target.base}/echo/dual"},
+        http=DualStack(("127.0.0.1", "::1")),
+    )
+    assert out["response"]["status"] == 200 and target.requests[-1]["path"] == "/echo/dual"
+
+
+async def test_query_strings_and_credentials_stay_out_of_logs_and_errors(target):
+    ctx = RecordingContext()
+    await run(
+        "node_http_request",
+        config={"url": f"{target.base}/echo/k?api_key=SECRET1"},
+        ctx=ctx,
+        http=ALLOW_LOCAL,
+    )
+    assert ctx.logs == [("info", f"GET {target.base}/echo/k -> 200")]
+    with pytest.raises(NodeError) as err:
+        await run(
+            "node_http_request",
+            config={"url": f"{target.base}/status/500?token=SECRET2", "raise_for_status": True},
+            http=ALLOW_LOCAL,
+        )
+    assert "SECRET2" not in str(err.value) and "/status/500" in str(err.value)
+    with pytest.raises(BlockedAddress) as err:
+        await run("node_http_request", config={"url": "http://user:SECRET3@10.0.0.1/?k=SECRET4"})
+    assert "SECRET" not in str(err.value)
 
 
 # ---------------------------------------------------------------- data and flow nodes

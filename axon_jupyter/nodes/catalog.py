@@ -29,6 +29,7 @@ from .types import NodeType
 
 MAX_REPORTED = 50
 _CACHE_SIZE = 4096
+_MEMO_MAX_CHARS = 2048
 
 
 def settings_from_config(config: Any) -> NodeSettings:
@@ -252,9 +253,11 @@ class NodeCatalog:
         """
         key = (nt.owner_id, nt.id, nt.version)
         try:
-            memo = (key, json.dumps(config, sort_keys=True, separators=(",", ":")))
+            text = json.dumps(config, sort_keys=True, separators=(",", ":"))
         except (TypeError, ValueError):
-            memo = None
+            text = ""
+        # Only small configs are remembered: a cache of 256 KiB code strings would hoard.
+        memo = (key, text) if text and len(text) <= _MEMO_MAX_CHARS else None
         if memo is not None and memo in self._verdicts:
             return self._verdicts[memo]
         issues: list[tuple[str, str]] = []

@@ -24,7 +24,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .types import NodeError
 
@@ -80,8 +80,8 @@ class HttpPolicy:
             return True
         return any(ip.version == net.version and ip in net for net in networks)
 
-    async def resolve(self, host: str, port: int) -> IPAddress:
-        """The address to connect to for `host`: every address it resolves to must pass.
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses to connect to for `host`: every address it resolves to must pass.
 
         Checking all of them (not just the first) means a name that mixes a public and
         an internal address is refused, instead of depending on which one we pick.
@@ -112,7 +112,7 @@ class HttpPolicy:
                     f"refused to connect to {host!r} ({ip}): private, loopback and link-local "
                     "addresses are blocked unless listed in http_allowed_hosts"
                 )
-        return candidates[0]
+        return candidates
 
     async def fetch(
         self,
@@ -131,7 +131,9 @@ class HttpPolicy:
                     method, url, dict(headers or {}), content, timeout_s, follow_redirects
                 )
         except TimeoutError as exc:
-            raise NodeError(f"HTTP request to {url} timed out after {timeout_s:g} s") from exc
+            raise NodeError(
+                f"HTTP request to {redact(url)} timed out after {timeout_s:g} s"
+            ) from exc
 
     async def _fetch(
         self,
@@ -195,23 +197,29 @@ class HttpPolicy:
         if target.scheme not in ("http", "https") or not target.host:
             raise NodeError(f"invalid URL {url!r}: only absolute http and https URLs are allowed")
         port = target.port or (443 if target.scheme == "https" else 80)
-        ip = await self.resolve(target.host, port)
-        # Connect to the checked address; the name stays in Host and in TLS (SNI + cert).
-        pinned = target.copy_with(host=str(ip))
+        shown = redact(url)
+        addresses = await self.resolve(target.host, port)
         send_headers = {"Host": target.netloc.decode("ascii"), **headers}
-        request = client.build_request(
-            method.upper(),
-            pinned,
-            headers=send_headers,
-            content=content,
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
-        )
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise NodeError(f"HTTP request to {url} timed out") from exc
-        except httpx.HTTPError as exc:
-            raise NodeError(f"HTTP request to {url} failed: {exc}") from exc
+        for i, ip in enumerate(addresses):
+            # Connect to a checked address; the name stays in Host and in TLS (SNI + cert).
+            request = client.build_request(
+                method.upper(),
+                target.copy_with(host=str(ip)),
+                headers=send_headers,
+                content=content,
+                extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
+            )
+            try:
+                response = await client.send(request, stream=True)
+                break
+            except httpx.ConnectError as exc:
+                if i + 1 < len(addresses):
+                    continue  # e.g. ::1 refused, 127.0.0.1 listening: try the next address
+                raise NodeError(f"HTTP request to {shown} failed: {exc}") from exc
+            except httpx.TimeoutException as exc:
+                raise NodeError(f"HTTP request to {shown} timed out") from exc
+            except httpx.HTTPError as exc:
+                raise NodeError(f"HTTP request to {shown} failed: {exc}") from exc
         try:
             chunks: list[bytes] = []
             size = 0
@@ -219,15 +227,29 @@ class HttpPolicy:
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     raise NodeError(
-                        f"response from {url} is larger than {self.max_response_bytes} bytes"
+                        f"response from {shown} is larger than {self.max_response_bytes} bytes"
                     )
                 chunks.append(chunk)
         except httpx.HTTPError as exc:
-            raise NodeError(f"HTTP request to {url} failed while reading: {exc}") from exc
+            raise NodeError(f"HTTP request to {shown} failed while reading: {exc}") from exc
         finally:
             with contextlib.suppress(httpx.HTTPError):
                 await response.aclose()
         return response, b"".join(chunks)
+
+
+def redact(url: str) -> str:
+    """The URL without credentials or query string, fit for logs and error messages
+    (API keys often travel in query parameters)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url[:200]
 
 
 def _response_object(response: httpx.Response, body: bytes) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..http import redact
 from ..types import NodeContext, NodeError, NodeType, Port
 from ._common import NodeSettings, as_bool, as_number, object_schema
 
@@ -79,11 +80,11 @@ def make_run(settings: NodeSettings):
                 config.get("follow_redirects"), "follow_redirects", default=True
             ),
         )
-        ctx.log("info", f"{method} {url} -> {response['status']}")
+        ctx.log("info", f"{method} {redact(url)} -> {response['status']}")
         if as_bool(config.get("raise_for_status"), "raise_for_status", default=False) and (
             response["status"] >= 400
         ):
-            raise NodeError(f"{method} {url} answered HTTP {response['status']}")
+            raise NodeError(f"{method} {redact(url)} answered HTTP {response['status']}")
         return {"response": response}
 
     return run_http_request
