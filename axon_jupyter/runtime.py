@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from .auth.bruteforce import BruteForceGuard
 from .auth.ratelimit import RateLimiter
@@ -20,6 +21,7 @@ from .engine.events import EventBus
 from .nodes.catalog import NodeCatalog, settings_from_config
 from .services.auth import AuthService
 from .services.executions import ExecutionService
+from .services.health import HealthMonitor
 from .services.nodes import NodeService
 from .services.workflows import WorkflowService
 from .store.sqlite import SqliteStore, sqlite_path_from_url
@@ -60,6 +62,9 @@ class AxonRuntime:
             self.store, self.events, engine_settings(self.config), catalog=lambda: self.catalog
         )
         self.executions = ExecutionService(self.store, self.engine, self.workflows)
+        self.health = HealthMonitor(self.store, self.events, interval=self.config.health_interval)
+        # Transports register here to close their live connections (1001) on shutdown.
+        self.closing_hooks: list[Callable[[], None]] = []
         self._started: asyncio.Task | None = None
         self._owner_id: str | None = None
         self._oauth = None
@@ -84,6 +89,7 @@ class AxonRuntime:
         if cfg.admin_email and cfg.admin_password:
             await self.auth.ensure_user(cfg.admin_email, cfg.admin_password, role="admin")
         await self.engine.start()
+        self.health.start()
         log.info("Axon store ready at %s", cfg.db_url)
 
     async def owner(self, jupyter_name: str | None = None):
@@ -104,6 +110,9 @@ class AxonRuntime:
         return user
 
     async def stop(self) -> None:
+        for hook in list(self.closing_hooks):
+            hook()
+        await self.health.stop()
         if self._started is not None and self._started.done() and not self._started.exception():
             await self.engine.stop()
         self.events.close()

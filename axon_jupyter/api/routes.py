@@ -17,6 +17,8 @@ ROUTE_MODULES = (
     "axon_jupyter.api.rest.oauth",
     "axon_jupyter.api.rest.executions",
     "axon_jupyter.api.rest.nodes",
+    "axon_jupyter.api.ws",
+    "axon_jupyter.api.graphql.handlers",
 )
 
 

@@ -87,6 +87,22 @@ class ExecutionService:
             principal.user_id, page=page_n, limit=limit_n, workflow_id=workflow_id, status=status
         )
 
+    async def get_many(
+        self, principal: Principal, execution_ids: list[str]
+    ) -> dict[str, Execution]:
+        """The principal's executions among `execution_ids`, by id, with every node
+        record (as `get`); others' and missing ids are absent (GraphQL's batching)."""
+        found = await self.store.get_executions(principal.user_id, execution_ids)
+        return {ex.id: with_all_nodes(ex) for ex in found}
+
+    async def recent_for_workflows(
+        self, principal: Principal, workflow_ids: list[str], *, limit: Any = None
+    ) -> dict[str, list[Execution]]:
+        """The newest executions of each of the principal's workflows (summaries, newest
+        first) in one read: `Workflow.executions(limit)` of a GraphQL list."""
+        limit_n = get_int(limit, "limit", default=10, minimum=1, maximum=100)
+        return await self.store.recent_executions(principal.user_id, workflow_ids, limit_n)
+
     async def list_for_workflow(
         self, principal: Principal, workflow_id: str, **filters: Any
     ) -> Page:
@@ -140,6 +156,7 @@ class ExecutionService:
             definition=wf.definition or {"nodes": [], "connections": []},
             workflow_version=wf.version,
             input=payload,
+            via=principal.via,
         )
         await self.engine.wait(run.id, seconds)
         return await self.get(principal, run.id)
@@ -204,6 +221,7 @@ class ExecutionService:
             retry_of=source,
             retry_mode=mode,
             rerun_from=node_id,
+            via=principal.via,
         )
         await self.engine.wait(run.id, seconds)
         return await self.get(principal, run.id)

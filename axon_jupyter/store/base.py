@@ -185,6 +185,18 @@ class Store(abc.ABC):
     ) -> Execution | None: ...
 
     @abc.abstractmethod
+    async def get_executions(self, user_id: str, execution_ids: list[str]) -> list[Execution]:
+        """Several of the user's executions with definitions and node records, in two
+        reads (GraphQL lists batch through this); others' and missing ids are absent."""
+
+    @abc.abstractmethod
+    async def recent_executions(
+        self, user_id: str, workflow_ids: list[str], limit: int
+    ) -> dict[str, list[Execution]]:
+        """The newest `limit` executions (summaries) of each of the user's workflows,
+        newest first, in one read; workflows without executions are absent."""
+
+    @abc.abstractmethod
     async def list_executions(
         self,
         user_id: str,

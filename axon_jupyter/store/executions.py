@@ -465,6 +465,51 @@ class ExecutionStore:
             total = 0
         return Page([execution_from_row(r) for r in rows], page, limit, total)
 
+    async def get_executions(self, user_id: str, execution_ids: list[str]) -> list[Execution]:
+        ids = list(dict.fromkeys(execution_ids))[:1000]
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        rows = await self._read(
+            f"SELECT {_EXEC_COLS}, definition FROM executions "
+            f"WHERE user_id = ? AND id IN ({marks})",
+            (user_id, *ids),
+        )
+        found = {}
+        for row in rows:
+            ex = execution_from_row(row)
+            ex.definition = _loads(row[19])
+            ex.nodes = []
+            found[ex.id] = ex
+        if found:
+            node_rows = await self._read(
+                f"SELECT {_NODE_COLS} FROM execution_nodes "
+                f"WHERE execution_id IN ({', '.join('?' * len(found))})",
+                tuple(found),
+            )
+            for row in node_rows:
+                found[row[0]].nodes.append(node_from_row(row))
+        return list(found.values())
+
+    async def recent_executions(
+        self, user_id: str, workflow_ids: list[str], limit: int
+    ) -> dict[str, list[Execution]]:
+        ids = list(dict.fromkeys(workflow_ids))[:1000]
+        if not ids:
+            return {}
+        rows = await self._read(
+            f"SELECT {_EXEC_COLS} FROM ("
+            f"SELECT {_EXEC_COLS}, ROW_NUMBER() OVER (PARTITION BY workflow_id "
+            "ORDER BY created_at DESC, id DESC) AS n FROM executions "
+            f"WHERE user_id = ? AND workflow_id IN ({', '.join('?' * len(ids))})"
+            ") WHERE n <= ? ORDER BY workflow_id, created_at DESC, id DESC",
+            (user_id, *ids, limit),
+        )
+        found: dict[str, list[Execution]] = {}
+        for row in rows:
+            found.setdefault(row[1], []).append(execution_from_row(row))
+        return found
+
     async def list_execution_logs(
         self, user_id: str, execution_id: str, *, after: int, limit: int
     ) -> tuple[list[LogEntry], int] | None:
