@@ -36,8 +36,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..auth.identity import Principal
 from ..errors import AxonError, Forbidden, ValidationError
 from ..models import Execution, ExecutionNode, User, Workflow, from_epoch, new_id
+from ..nodes.custom import may_run_code
 from ..nodes.types import NodeError, NodeType
 from ..store.base import Store
 from ..store.executions import ExecutionBatch
@@ -352,22 +354,24 @@ class Engine:
             out[node["id"]] = found
         return out
 
-    def check_code_policy(self, user: User, plan: Plan) -> None:
-        """`code_nodes`: who may RUN Python code (registration is the catalog's rule)."""
+    def check_code_policy(self, user: User, plan: Plan, via: str = "engine") -> None:
+        """`code_nodes`: who may RUN Python code, by the same rule the catalog applies to
+        registering it (`nodes.custom.may_run_code`)."""
         code = next((n for n in plan.order if plan.nodes[n].type.execution == "process"), None)
         if code is None:
             return
         policy = self.settings.code_nodes
+        if may_run_code(policy, Principal(user=user, via=via)):
+            return
         if policy == "off":
             raise Forbidden(
                 "Python code nodes are disabled on this server",
                 {"policy": "off", "node": code},
             )
-        if policy == "owner" and not user.is_admin:
-            raise Forbidden(
-                "only admins and the server owner may run Python code nodes",
-                {"policy": "owner", "node": code},
-            )
+        raise Forbidden(
+            "only admins and the server owner may run Python code nodes",
+            {"policy": "owner", "node": code},
+        )
 
     # ------------------------------------------------------------ launching
     async def start_execution(
@@ -382,6 +386,7 @@ class Engine:
         retry_mode: str | None = None,
         rerun_from: str | None = None,
         depth: int = 0,
+        via: str = "engine",
     ) -> ExecutionRun:
         """Validate, plan, persist (queued) and submit one execution.
 
@@ -395,7 +400,7 @@ class Engine:
             )
         types = await self.resolve_types(user.id, definition)
         plan = build_plan(definition, types)
-        self.check_code_policy(user, plan)
+        self.check_code_policy(user, plan, via)
         now = time.time()
         ex = Execution(
             id=new_id("exec"),
@@ -429,6 +434,7 @@ class Engine:
                 )
         await self.store.create_execution(ex, records)
         run = ExecutionRun(self, ex, plan, workflow_name=workflow.name, reused=reused, depth=depth)
+        run.via = via
         if reused:
             run.log(None, "info", f"reusing outputs of {len(reused)} node(s) from {retry_of.id}")
         self.events.publish(run.update_event("queued"))
@@ -524,6 +530,7 @@ class Engine:
             workflow_version=wf.version,
             input=input,
             depth=parent.depth + 1,
+            via=parent.via,
         )
         try:
             await asyncio.shield(child.done)

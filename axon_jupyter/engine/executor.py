@@ -196,6 +196,7 @@ class ExecutionRun:
         self.input = execution.input
         self.plan = plan
         self.depth = depth
+        self.via = "engine"  # how the principal who started it authenticated (code policy)
         self.status = "queued"
         self.progress = 0.0
         self.current_node: str | None = None
