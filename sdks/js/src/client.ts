@@ -43,8 +43,8 @@ export class AxonOS extends APIClient {
     password: string,
     options: Omit<ClientOptions, 'apiKey' | 'token' | 'refreshToken'> & RequestOptions = {},
   ): Promise<AxonOS> {
-    const { signal, timeout, maxRetries, headers, ...clientOptions } = options;
-    const client = new AxonOS({ ...clientOptions, timeout, maxRetries, apiKey: null, token: null });
+    const { signal, headers, ...clientOptions } = options;
+    const client = new AxonOS({ ...clientOptions, apiKey: null, token: null });
     await client.auth.login(email, password, { signal, headers });
     return client;
   }

@@ -25,6 +25,8 @@ export interface RequestOptions {
   timeout?: number;
   /** Retries on 429/5xx/connection errors. Default: the client's `maxRetries`. */
   maxRetries?: number;
+  /** Longest `Retry-After` (seconds) worth waiting for. Default: the client's `maxRetryDelay`. */
+  maxRetryDelay?: number;
   /** Extra headers for this call. */
   headers?: Record<string, string>;
 }
@@ -304,7 +306,13 @@ export class APIClient {
         attempt--; // a replay after refresh is not a retry
         continue;
       }
-      const delay = this.retryDelay(error, req.method, attempt, maxRetries);
+      const delay = this.retryDelay(
+        error,
+        req.method,
+        attempt,
+        maxRetries,
+        options.maxRetryDelay ?? this.maxRetryDelay,
+      );
       if (delay === null) throw error;
       await sleep(delay, options.signal);
     }
@@ -319,18 +327,19 @@ export class APIClient {
     method: HttpMethod,
     attempt: number,
     maxRetries: number,
+    maxRetryDelay: number,
   ): number | null {
     if (attempt >= maxRetries) return null;
     if (error instanceof RateLimitError) {
       if (error.retryAfter === null) return backoffDelay(attempt);
-      if (error.retryAfter > this.maxRetryDelay) return null;
+      if (error.retryAfter > maxRetryDelay) return null;
       return error.retryAfter * 1000;
     }
     const retriable5xx = error.status === 500 || error.status === 502 || error.status === 503 || error.status === 504;
     if (retriable5xx && IDEMPOTENT.has(method)) {
       const after = error.headers.get('retry-after');
       const seconds = after !== null ? Number(after) : NaN;
-      return Number.isFinite(seconds) && seconds <= this.maxRetryDelay
+      return Number.isFinite(seconds) && seconds <= maxRetryDelay
         ? seconds * 1000
         : backoffDelay(attempt);
     }
