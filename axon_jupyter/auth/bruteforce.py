@@ -22,6 +22,7 @@ Nothing here imports tornado; callers pass the address as a string.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -85,7 +86,7 @@ class BruteForceGuard:
             if record is not None and record.locked_until > now:
                 wait = max(wait, record.locked_until - now)
         if wait > 0:
-            retry = max(1, int(-(-wait // 1)))
+            retry = max(1, math.ceil(wait - 1e-6))  # whole seconds, float noise aside
             raise RateLimited(
                 retry,
                 message="Too many failed attempts; try again later",

@@ -36,7 +36,7 @@ class AuthService:
     ):
         self.store = store
         self.signer = signer
-        self.bruteforce = bruteforce or BruteForceGuard()
+        self.bruteforce = BruteForceGuard() if bruteforce is None else bruteforce
 
     # ------------------------------------------------------------ users
     async def create_user(
