@@ -214,7 +214,12 @@ async def execute_notebook(
 
     async def run_cells() -> None:
         try:
-            await km.start_kernel(cwd=str(path.parent), env=kernel_env())
+            await km.start_kernel(
+                cwd=str(path.parent),
+                env=kernel_env(),
+                # No shared IPython history: concurrent notebook nodes would contend on it.
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            )
         except NoSuchKernel as exc:
             raise NodeError(f"no Jupyter kernel named {kernel_name!r}") from exc
         await client.async_start_new_kernel_client()
