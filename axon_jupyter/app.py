@@ -144,45 +144,6 @@ class AxonApp(AxonTraits, ExtensionApp):
         "Default: derived from each request, {scheme}://{host}{base_url}axon/v1."
     ).tag(config=True)
 
-    rate_limit_enabled = Bool(
-        True,
-        help="Count every authenticated request (REST, GraphQL operation, WebSocket message) "
-        "against its user's budget; beyond it answer 429 RATE_LIMITED with Retry-After.",
-    ).tag(config=True)
-    rate_limit_plans = Dict(
-        value_trait=Integer(),
-        default_value={"standard": 1000, "pro": 10000, "enterprise": 100000},
-        help="Requests per rate_limit_window for each plan (given plans replace the "
-        "defaults standard=1000, pro=10000, enterprise=100000). A user's own rate_limit, "
-        "when set, overrides their plan.",
-    ).tag(config=True)
-    rate_limit_window = Float(
-        3600.0, help="The window the plan budgets are counted over, in seconds (GCRA)."
-    ).tag(config=True)
-    bruteforce_account_attempts = Integer(
-        5,
-        help="Failed sign-ins on one account (or failed token requests of one OAuth client) "
-        "before further attempts are refused for a while (429 with Retry-After).",
-    ).tag(config=True)
-    bruteforce_address_attempts = Integer(
-        20, help="Failed sign-in or token attempts from one client address before lockout."
-    ).tag(config=True)
-    bruteforce_lockout = Float(
-        1.0, help="First lockout in seconds; it doubles with every further failure."
-    ).tag(config=True)
-    bruteforce_max_lockout = Float(
-        300.0,
-        help="Longest lockout in seconds: an attacker can slow a victim's sign-in down but "
-        "never lock the account for longer than this.",
-    ).tag(config=True)
-    oauth_code_ttl = Float(
-        60.0, help="Lifetime of an OAuth authorization code, in seconds (single use)."
-    ).tag(config=True)
-    oauth_issuer = Unicode(
-        help="OAuth issuer URL published in the authorization server metadata. "
-        "Default: derived from each request, {scheme}://{host}{base_url}axon/v1."
-    ).tag(config=True)
-
     code_nodes = traitlets.Enum(
         ["owner", "all", "off"],
         "owner",
@@ -296,15 +257,6 @@ class AxonApp(AxonTraits, ExtensionApp):
             refresh_ttl=self.refresh_ttl,
             max_body_size=self.max_body_size,
             trust_jupyter_identity=self.trust_jupyter_identity,
-            rate_limit_enabled=self.rate_limit_enabled,
-            rate_limit_plans=dict(self.rate_limit_plans),
-            rate_limit_window=self.rate_limit_window,
-            bruteforce_account_attempts=self.bruteforce_account_attempts,
-            bruteforce_address_attempts=self.bruteforce_address_attempts,
-            bruteforce_lockout=self.bruteforce_lockout,
-            bruteforce_max_lockout=self.bruteforce_max_lockout,
-            oauth_code_ttl=self.oauth_code_ttl,
-            oauth_issuer=self.oauth_issuer,
             rate_limit_enabled=self.rate_limit_enabled,
             rate_limit_plans=dict(self.rate_limit_plans),
             rate_limit_window=self.rate_limit_window,

@@ -67,19 +67,6 @@ class AxonConfig:
     # OAuth 2.0 authorization server.
     oauth_code_ttl: float = 60.0
     oauth_issuer: str = ""
-    # Rate limits and brute-force protection: see AxonApp's traits for what each means.
-    rate_limit_enabled: bool = True
-    rate_limit_plans: dict[str, int] = field(
-        default_factory=lambda: {"standard": 1000, "pro": 10000, "enterprise": 100000}
-    )
-    rate_limit_window: float = 3600.0
-    bruteforce_account_attempts: int = 5
-    bruteforce_address_attempts: int = 20
-    bruteforce_lockout: float = 1.0
-    bruteforce_max_lockout: float = 300.0
-    # OAuth 2.0 authorization server.
-    oauth_code_ttl: float = 60.0
-    oauth_issuer: str = ""
     # Nodes: code policy, SSRF allowlist, notebooks (see AxonApp's traits).
     code_nodes: str = "owner"
     http_allowed_hosts: list[str] = field(default_factory=list)

@@ -13,8 +13,6 @@ from collections.abc import Callable
 
 from .auth.bruteforce import BruteForceGuard
 from .auth.ratelimit import RateLimiter
-from .auth.bruteforce import BruteForceGuard
-from .auth.ratelimit import RateLimiter
 from .auth.tokens import TokenSigner
 from .config import AxonConfig
 from .engine.engine import Engine
@@ -70,16 +68,6 @@ class AxonRuntime:
         self._started: asyncio.Task | None = None
         self._owner_id: str | None = None
         self._oauth = None
-        self._oauth = None
-
-    @property
-    def oauth(self):
-        """The OAuth 2.0 authorization server, built on first use (authlib loads lazily)."""
-        if self._oauth is None:
-            from .services.oauth import OAuthService
-
-            self._oauth = OAuthService(self)
-        return self._oauth
 
     @property
     def oauth(self):

@@ -22,7 +22,6 @@ from tornado import web
 
 from ..auth.identity import Principal
 from ..auth.ratelimit import Decision
-from ..auth.ratelimit import Decision
 from ..errors import (
     STATUS_TO_ERROR,
     AxonError,
@@ -182,27 +181,6 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
                 },
             )
 
-    def count_request(self, principal: Principal, cost: int = 1) -> None:
-        """Charge `cost` requests to the principal's user (one budget per user, whichever
-        credential or transport) and put X-RateLimit-* on the response; over the
-        budget: 429 RATE_LIMITED with Retry-After."""
-        decision = self.axon.limiter.hit(principal.user, cost)
-        if decision is None:
-            return
-        self.rate_decision = decision
-        for name, value in decision.headers().items():
-            self.set_header(name, value)
-        if not decision.allowed:
-            raise RateLimited(
-                decision.retry_after,
-                message=f"Rate limit of {decision.limit} requests exceeded",
-                details={
-                    "limit": decision.limit,
-                    "reset": decision.reset,
-                    "retry_after": decision.retry_after,
-                },
-            )
-
     # ------------------------------------------------------------ responses
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -240,9 +218,6 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         # send_error() cleared the headers set in prepare(); the id must survive.
         if getattr(self, "request_id", None):
             self.set_header("X-Request-Id", self.request_id)
-        if self.rate_decision is not None:
-            for name, value in self.rate_decision.headers().items():
-                self.set_header(name, value)
         if self.rate_decision is not None:
             for name, value in self.rate_decision.headers().items():
                 self.set_header(name, value)
