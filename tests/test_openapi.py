@@ -52,3 +52,43 @@ async def test_walkthrough_responses_match_openapi(axon_client, axon_user, axon_
     check(await c.delete(f"api-keys/{key.json()['id']}"), "DELETE", "/api-keys/{key_id}")
     check(await c.delete(f"workflows/{wf_id}"), "DELETE", "/workflows/{workflow_id}")
     check(await c.post("auth/logout"), "POST", "/auth/logout")
+
+
+async def test_execution_responses_match_openapi(axon_user, axon_openapi):
+    c = axon_user.client
+    check = axon_openapi.check
+    wf = await c.post(
+        "workflows",
+        {
+            "name": "run me",
+            "definition": {
+                "nodes": [
+                    {"id": "t", "type": "node_manual_trigger"},
+                    {"id": "log", "type": "node_log", "config": {"message": "hi"}},
+                ],
+                "connections": [{"from": "t", "to": "log"}],
+            },
+        },
+    )
+    wf_id = wf.json()["id"]
+    run = await c.post(f"workflows/{wf_id}/execute", {"input": {"x": 1}}, params={"wait": 10})
+    check(run, "POST", "/workflows/{workflow_id}/execute")
+    assert run.json()["status"] == "succeeded", run
+    ex_id = run.json()["id"]
+    check(
+        await c.get(f"workflows/{wf_id}/executions"), "GET", "/workflows/{workflow_id}/executions"
+    )
+    check(await c.get("executions", params={"workflow_id": wf_id}), "GET", "/executions")
+    check(await c.get(f"executions/{ex_id}"), "GET", "/executions/{execution_id}")
+    check(await c.get("executions/exec_nope"), "GET", "/executions/{execution_id}")
+    logs = await c.get(f"executions/{ex_id}/logs")
+    check(logs, "GET", "/executions/{execution_id}/logs")
+    assert any(line["node_id"] == "log" for line in logs.json()["logs"])
+    stop = await c.post(f"executions/{ex_id}/stop")
+    assert stop.status == 409
+    check(stop, "POST", "/executions/{execution_id}/stop")
+    retry = await c.post(f"executions/{ex_id}/retry", {"mode": "from_start"}, params={"wait": 10})
+    check(retry, "POST", "/executions/{execution_id}/retry")
+    assert retry.json()["retry_of"] == ex_id
+    gql = await c.post("graphql", {"query": "{ workflows { id name } }"})
+    check(gql, "POST", "/graphql")

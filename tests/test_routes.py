@@ -48,8 +48,43 @@ async def _oauth_client(user, admin) -> tuple[str, ...]:
     return (resp.json()["client_id"],)
 
 
+async def _execution(user) -> tuple[str, ...]:
+    wf = await user.client.post(
+        "workflows",
+        {"name": "runs", "definition": {"nodes": [{"id": "t", "type": "node_manual_trigger"}]}},
+    )
+    run = await user.client.post(f"workflows/{wf.json()['id']}/execute", {}, params={"wait": 10})
+    assert run.status == 201, run
+    return (run.json()["id"],)
+
+
+async def _node(user) -> tuple[str, ...]:
+    resp = await user.client.post(
+        "nodes",
+        {
+            "id": "owned_node",
+            "name": "Owned",
+            "version": "1.0.0",
+            "code": "def run(inputs, config):\n    return inputs\n",
+        },
+    )
+    assert resp.status in (201, 409), resp  # 409: made for an earlier route already
+    return ("owned_node",)
+
+
 # first path segment -> factory creating an object owned by `user`, returning path values
-OWNED = {"workflows": _workflow, "api-keys": _api_key}
+OWNED = {
+    "workflows": _workflow,
+    "api-keys": _api_key,
+    "executions": _execution,
+    "nodes": _node,
+}
+
+
+@pytest.fixture
+def axon_config():
+    # members may register code nodes here, so /nodes/{id} has an owned object to probe
+    return {"code_nodes": "all"}
 # the same for objects only an admin creates on a user's behalf: factory(user, admin)
 ADMIN_OWNED = {"oauth": _oauth_client}
 

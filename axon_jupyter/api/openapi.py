@@ -617,3 +617,209 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+# ---- Executions (api/rest/executions.py)
+_EXECUTION_STATUS = {
+    "type": "string",
+    "enum": ["queued", "running", "succeeded", "failed", "stopped"],
+}
+_OBJ_OR_NULL = {"type": ["object", "null"]}
+SCHEMAS.update(
+    {
+        "ExecutionNode": obj(
+            {
+                "node_id": STR,
+                "type": STR,
+                "version": {"type": ["string", "null"]},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "running", "succeeded", "failed", "skipped", "stopped"],
+                },
+                "attempts": INT,
+                "reused": BOOL,
+                "started_at": TIME_OR_NULL,
+                "finished_at": TIME_OR_NULL,
+                "duration": {"type": ["number", "null"]},
+                "outputs": _OBJ_OR_NULL,
+                "error": _OBJ_OR_NULL,
+            },
+            ["node_id", "type", "status", "attempts"],
+        ),
+        "ExecutionSummary": obj(
+            {
+                "id": STR,
+                "workflow_id": STR,
+                "workflow_version": INT,
+                "status": _EXECUTION_STATUS,
+                "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                "current_node": {"type": ["string", "null"]},
+                "input": ANY_OBJ,
+                "output": _OBJ_OR_NULL,
+                "error": _OBJ_OR_NULL,
+                "node_versions": {"type": "object", "additionalProperties": STR},
+                "retry_of": {"type": ["string", "null"]},
+                "retry_mode": {"type": ["string", "null"]},
+                "created_at": TIME,
+                "started_at": TIME_OR_NULL,
+                "finished_at": TIME_OR_NULL,
+                "duration": {"type": ["number", "null"]},
+            },
+            ["id", "workflow_id", "workflow_version", "status", "progress", "created_at"],
+        ),
+        "Execution": {
+            "allOf": [
+                ref("ExecutionSummary"),
+                obj({"nodes": {"type": "array", "items": ref("ExecutionNode")}}, ["nodes"]),
+            ]
+        },
+        "ExecutionList": obj(
+            {
+                "executions": {"type": "array", "items": ref("ExecutionSummary")},
+                "pagination": ref("Pagination"),
+            },
+            ["executions", "pagination"],
+        ),
+        "ExecuteRequest": obj({"input": ANY_OBJ}),
+        "RetryRequest": obj(
+            {
+                "mode": {"type": "string", "enum": ["from_failed", "from_start", "from_node"]},
+                "node_id": STR,
+                "workflow_version": {"type": "string", "enum": ["original", "latest"]},
+            }
+        ),
+        "LogEntry": obj(
+            {
+                "id": INT,
+                "timestamp": TIME,
+                "level": STR,
+                "node_id": {"type": ["string", "null"]},
+                "message": STR,
+            },
+            ["id", "timestamp", "level", "message"],
+        ),
+        "LogPage": obj(
+            {
+                "logs": {"type": "array", "items": ref("LogEntry")},
+                "pagination": obj(
+                    {
+                        "after": INT,
+                        "limit": INT,
+                        "next_after": INT,
+                        "has_more": BOOL,
+                        "total": INT,
+                    },
+                    ["after", "limit", "next_after", "has_more"],
+                ),
+            },
+            ["logs", "pagination"],
+        ),
+        "GraphQLRequest": obj(
+            {
+                "query": STR,
+                "variables": _OBJ_OR_NULL,
+                "operationName": {"type": ["string", "null"]},
+            },
+            ["query"],
+        ),
+        "GraphQLResponse": obj({"data": _OBJ_OR_NULL, "errors": {"type": "array"}}),
+    }
+)
+
+_WAIT = query(
+    "wait", {"type": "number", "minimum": 0}, "wait up to this many seconds for a terminal state"
+)
+_EXEC_FILTERS = [*PAGING, query("status", _EXECUTION_STATUS)]
+PATHS.update(
+    {
+        "/workflows/{workflow_id}/execute": {
+            "parameters": [path_param("workflow_id")],
+            "post": op(
+                "Run a workflow (201 with the queued execution)",
+                {"201": "Execution", "400": None, "403": None, "404": None},
+                body="ExecuteRequest",
+                params=[_WAIT],
+                tag="executions",
+            ),
+        },
+        "/workflows/{workflow_id}/executions": {
+            "parameters": [path_param("workflow_id")],
+            "get": op(
+                "Execution history of a workflow",
+                {"200": "ExecutionList", "400": None, "403": None, "404": None},
+                params=_EXEC_FILTERS,
+                tag="executions",
+            ),
+        },
+        "/executions": {
+            "get": op(
+                "List executions",
+                {"200": "ExecutionList", "400": None, "403": None},
+                params=[*_EXEC_FILTERS, query("workflow_id", STR)],
+                tag="executions",
+            ),
+        },
+        "/executions/{execution_id}": {
+            "parameters": [path_param("execution_id")],
+            "get": op(
+                "Get an execution with its per-node records",
+                {"200": "Execution", "403": None, "404": None},
+                tag="executions",
+            ),
+        },
+        "/executions/{execution_id}/stop": {
+            "parameters": [path_param("execution_id")],
+            "post": op(
+                "Stop a running or queued execution (409 when already finished)",
+                {"200": "Execution", "403": None, "404": None, "409": None},
+                tag="executions",
+            ),
+        },
+        "/executions/{execution_id}/retry": {
+            "parameters": [path_param("execution_id")],
+            "post": op(
+                "Re-run an execution (from_failed, from_start or from_node)",
+                {"201": "Execution", "400": None, "403": None, "404": None},
+                body="RetryRequest",
+                params=[_WAIT],
+                tag="executions",
+            ),
+        },
+        "/executions/{execution_id}/logs": {
+            "parameters": [path_param("execution_id")],
+            "get": op(
+                "Execution logs, oldest first, after a cursor",
+                {"200": "LogPage", "400": None, "403": None, "404": None},
+                params=[
+                    query("after", {"type": "integer", "minimum": 0}, "a log id (cursor)"),
+                    query("limit", {"type": "integer", "minimum": 1}),
+                ],
+                tag="executions",
+            ),
+        },
+        "/graphql": {
+            "get": op(
+                "GraphQL query (no mutations over GET); a WebSocket upgrade here speaks "
+                "graphql-transport-ws for subscriptions",
+                {"200": "GraphQLResponse", "400": None},
+                params=[query("query", STR), query("variables", STR), query("operationName", STR)],
+                tag="graphql",
+            ),
+            "post": op(
+                "GraphQL query or mutation",
+                {"200": "GraphQLResponse", "400": None},
+                body="GraphQLRequest",
+                tag="graphql",
+            ),
+        },
+        "/ws": {
+            "get": op(
+                'WebSocket event stream: send {"type": "auth", "token": ...} first, then '
+                "receive execution_update, node_update and notification events",
+                {"101": None},
+                auth=False,
+                tag="realtime",
+            ),
+        },
+    }
+)
