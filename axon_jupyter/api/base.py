@@ -12,6 +12,7 @@ and enforces XSRF on writes. We keep all of that, and add Axon's rules:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from typing import Any
@@ -38,6 +39,16 @@ from . import jsonbody
 
 log = logging.getLogger("axon.api")
 
+# Request ids: a per-process random prefix and a counter. Unique and cheap; they only
+# need to correlate a response with its log line, not to be unguessable.
+_REQUEST_PREFIX = secrets.token_hex(4)
+_request_counter = itertools.count(1)
+
+
+def next_request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_request_counter):08x}"
+
+
 HTTP_VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
@@ -61,7 +72,7 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
             method = cls.__dict__.get(verb)
             if method is not None:
                 # setattr: `method.__allow...` inside a class body would be name-mangled.
-                setattr(method, "__allow_unauthenticated", True)  # noqa: B010
+                setattr(method, "__allow_unauthenticated", True)
 
     @property
     def axon(self) -> AxonRuntime:
@@ -72,7 +83,7 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         return getattr(type(self), verb) is not getattr(web.RequestHandler, verb)
 
     async def prepare(self) -> None:
-        self.request_id = secrets.token_hex(8)
+        self.request_id = next_request_id()
         self.set_header("X-Request-Id", self.request_id)
         self._body_chunks: list[bytes] = []
         self._body_size = 0
@@ -182,6 +193,11 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
             )
 
     # ------------------------------------------------------------ responses
+    def compute_etag(self) -> None:
+        # Tornado would hash every GET body for an ETag; Axon sets meaningful ETags
+        # (workflow versions) itself where concurrency control needs them.
+        return None
+
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -254,7 +270,7 @@ class NotFoundHandler(AxonHandler):
     auth_required = False
 
     async def prepare(self) -> None:
-        self.request_id = secrets.token_hex(8)
+        self.request_id = next_request_id()
         self.set_header("X-Request-Id", self.request_id)
         raise NotFound(f"No such endpoint: {self.request.path}")
 
