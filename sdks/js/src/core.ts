@@ -86,7 +86,10 @@ export interface FinalRequest {
 
 export const DEFAULT_BASE_URL = 'http://127.0.0.1:8888/axon/v1';
 const IDEMPOTENT = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
-/** Refresh this long before the access token expires, to avoid a wasted 401 round trip. */
+/**
+ * Refresh this long before the access token expires (a tenth of its life for short-lived
+ * tokens), so a call rarely spends a round trip on a 401.
+ */
 const REFRESH_MARGIN_MS = 30_000;
 
 function env(name: string): string | undefined {
@@ -141,7 +144,7 @@ export class APIClient {
   #apiKey: string | null;
   #token: string | null;
   #refreshToken: string | null;
-  #tokenExpiresAt: number | null = null;
+  #refreshAt: number | null = null;
   #refreshing: Promise<void> | null = null;
   #rateLimit: RateLimitInfo | null = null;
 
@@ -188,8 +191,9 @@ export class APIClient {
   setTokens(tokens: TokenResponse): void {
     this.#token = tokens.token;
     this.#refreshToken = tokens.refresh_token ?? null;
-    this.#tokenExpiresAt =
-      typeof tokens.expires_in === 'number' ? Date.now() + tokens.expires_in * 1000 : null;
+    const lifetime = typeof tokens.expires_in === 'number' ? tokens.expires_in * 1000 : null;
+    this.#refreshAt =
+      lifetime === null ? null : Date.now() + lifetime - Math.min(REFRESH_MARGIN_MS, lifetime / 10);
     this.onTokens?.(tokens);
   }
 
@@ -197,7 +201,7 @@ export class APIClient {
   clearTokens(): void {
     this.#token = null;
     this.#refreshToken = null;
-    this.#tokenExpiresAt = null;
+    this.#refreshAt = null;
   }
 
   protected authHeaders(): Record<string, string> {
@@ -240,11 +244,7 @@ export class APIClient {
   }
 
   protected async refreshIfDue(signal?: AbortSignal): Promise<void> {
-    if (
-      this.#refreshToken &&
-      this.#tokenExpiresAt !== null &&
-      Date.now() > this.#tokenExpiresAt - REFRESH_MARGIN_MS
-    ) {
+    if (this.#refreshToken && this.#refreshAt !== null && Date.now() >= this.#refreshAt) {
       await this.refreshTokens(signal);
     }
   }
@@ -300,7 +300,9 @@ export class APIClient {
         try {
           await this.refreshTokens(options.signal);
         } catch (refreshError) {
-          if (refreshError instanceof APIError) throw error;
+          // A refused refresh token: the original 401 is the answer to this call.
+          // Anything else (429, network) is the reason it could not be renewed.
+          if (refreshError instanceof AuthenticationError) throw error;
           throw refreshError;
         }
         attempt--; // a replay after refresh is not a retry

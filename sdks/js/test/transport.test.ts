@@ -13,6 +13,7 @@ import {
   APIError,
   APITimeoutError,
   APIUserAbortError,
+  AuthenticationError,
   AxonOS,
   InternalServerError,
   RateLimitError,
@@ -246,6 +247,37 @@ describe('transport (local stub server)', () => {
     assert.equal(seen[1]!.headers['x-api-key'], undefined);
 
     assert.equal(await bearer.workflows.delete('wf_1'), undefined);
+  });
+
+  it('a failed refresh: a refused refresh token answers the original 401, anything else itself', async () => {
+    const unauthorized = (reason: string) => ({
+      status: 401,
+      body: { error: { code: 'UNAUTHORIZED', message: 'invalid token', details: { reason } } },
+    });
+    script = [unauthorized('token_revoked'), unauthorized('token_reused')];
+    const c = new AxonOS({ baseUrl, token: 'old', refreshToken: 'spent', maxRetries: 0 });
+    await assert.rejects(c.workflows.list(), (err: unknown) => {
+      assert.ok(err instanceof AuthenticationError);
+      assert.equal(err.details.reason, 'token_revoked');
+      return true;
+    });
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url}`),
+      ['GET /axon/v1/workflows', 'POST /axon/v1/auth/refresh'],
+    );
+    assert.deepEqual(JSON.parse(seen[1]!.body), { refresh_token: 'spent' });
+    assert.equal(seen[1]!.headers.authorization, undefined, 'refresh carries no access token');
+    assert.equal(c.token, null);
+    assert.equal(c.refreshToken, null);
+
+    seen = [];
+    script = [
+      unauthorized('token_revoked'),
+      { status: 429, body: envelope('RATE_LIMITED'), headers: { 'Retry-After': '3600' } },
+    ];
+    const d = new AxonOS({ baseUrl, token: 'old', refreshToken: 'fine' });
+    await assert.rejects(d.workflows.list(), RateLimitError);
+    assert.equal(d.refreshToken, 'fine', 'a refresh that never ran keeps its token');
   });
 
   it('parses Retry-After as seconds or an HTTP date', () => {
