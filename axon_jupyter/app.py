@@ -54,7 +54,8 @@ class AxonApp(AxonTraits, ExtensionApp):
     description = "Axon workflow automation: REST, GraphQL and WebSocket API under /axon/v1."
     version = __version__
     extension_url = "/axon/v1/health"
-    load_other_extensions = True
+    # `jupyter axon` is the API service: JupyterLab and friends load in `jupyter lab`, not here.
+    load_other_extensions = False
     # `jupyter axon` is a service: no browser, and root (containers, CI) is allowed on
     # purpose. `jupyter server` keeps Jupyter's own refusal to run as root.
     serverapp_config = {"open_browser": False, "allow_root": True}
