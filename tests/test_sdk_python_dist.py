@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 SDK_DIR = Path(__file__).resolve().parents[1] / "sdks" / "python"
@@ -90,3 +91,26 @@ async def test_standalone_sdk_installs_without_jupyter_and_works(tmp_path, axon_
     names = {p["name"].lower() for p in json.loads(installed)}
     assert {"axonos-python", "httpx", "websockets"} <= names
     assert not names & {"jupyter-server", "tornado", "axon-jupyter"}
+
+
+async def test_the_main_wheel_ships_the_sdk_and_its_dependencies(tmp_path):
+    # `pip install axon-jupyter` gives notebooks the SDK: the package and its requirements.
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("hatchling") else []
+    await run(
+        sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation,
+        str(SDK_DIR.parents[1]), "-w", str(tmp_path), cwd=tmp_path,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("axon_jupyter-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:") and "extra ==" not in line
+        ]
+    assert {"axonos/__init__.py", "axonos/resources/executions.py", "axonos/py.typed"} <= names
+    assert "axon_jupyter/__init__.py" in names
+    assert not any(n.startswith("sdks/") for n in names)
+    assert any(r.startswith("httpx") for r in requires)
+    assert any(r.startswith("websockets") for r in requires)
