@@ -26,7 +26,6 @@ def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
         "npm_config_fund": "false",
         "npm_config_audit": "false",
         "npm_config_update_notifier": "false",
-        "FORCE_COLOR": "0",
         "NO_COLOR": "1",
     }
     return subprocess.run(
@@ -55,7 +54,11 @@ def test_js_sdk_suite_passes() -> None:
     version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
     assert int(version.stdout.strip().lstrip("v").split(".")[0]) >= 20, version.stdout
 
-    if not (SDK / "node_modules" / ".package-lock.json").exists():
+    installed_lock = SDK / "node_modules" / ".package-lock.json"
+    if (
+        not installed_lock.exists()
+        or installed_lock.stat().st_mtime < (SDK / "package-lock.json").stat().st_mtime
+    ):
         installed = _run([npm, "ci", "--no-audit", "--no-fund"], timeout=300)
         assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
 
