@@ -358,7 +358,11 @@ class CreateUserApp(_CliApp):
     display_name = Unicode(help="Display name.").tag(config=True)
     plan = Unicode("standard", help="Plan: standard, pro or enterprise.").tag(config=True)
     admin = Bool(False, help="Make the user an admin.").tag(config=True)
+    rate_limit = Integer(
+        0, help="Requests per rate_limit_window for this user, overriding the plan (0: plan's)."
+    ).tag(config=True)
     aliases = {
+        "rate-limit": "CreateUserApp.rate_limit",
         "email": "CreateUserApp.email",
         "password": "CreateUserApp.password",
         "name": "CreateUserApp.display_name",
@@ -378,6 +382,9 @@ class CreateUserApp(_CliApp):
             plan=self.plan,
             role="admin" if self.admin else "member",
         )
+        if self.rate_limit > 0:
+            user.rate_limit = self.rate_limit
+            await runtime.store.update_user(user)
         print(f"created user {user.id} <{user.email}> role={user.role} plan={user.plan}")
 
 

@@ -131,3 +131,29 @@ def test_cost_counts_several_requests_at_once():
     assert rl.hit(user(), cost=4).remaining == 6
     assert not rl.hit(user(), cost=7).allowed  # would overdraw: refused, nothing spent
     assert rl.hit(user(), cost=6).remaining == 0
+
+
+def test_create_user_cli_sets_a_per_user_override(tmp_path, capsys):
+    import asyncio
+
+    from axon_jupyter.app import CreateUserApp
+    from axon_jupyter.store.sqlite import open_store
+
+    data_dir = tmp_path / "data"
+    app = CreateUserApp(
+        email="quota@example.com", password="long-enough-pw", rate_limit=50, data_dir=str(data_dir)
+    )
+    app.db_url = f"sqlite:///{data_dir / 'axon.db'}"
+    app.run()
+    assert "created user" in capsys.readouterr().out
+
+    async def stored():
+        store = await open_store(app.db_url)
+        try:
+            return await store.get_user_by_email("quota@example.com")
+        finally:
+            await store.close()
+
+    user = asyncio.run(stored())
+    assert user.rate_limit == 50
+    assert RateLimiter().hit(user).limit == 50

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..models import User
 
@@ -31,9 +31,9 @@ NS = 1_000_000_000
 DEFAULT_PLAN_LIMITS: dict[str, int] = {"standard": 1000, "pro": 10000, "enterprise": 100000}
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The answer to one `hit`: allowed or not, and what the response headers say."""
+class Decision(NamedTuple):
+    """The answer to one `hit`: allowed or not, and what the response headers say.
+    (A NamedTuple: built on every request, it must cost next to nothing.)"""
 
     allowed: bool
     limit: int
@@ -78,6 +78,7 @@ class RateLimiter:
         self._wall = wall_clock
         self._tat: dict[str, int] = {}
         self._next_sweep = clock() + self._sweep_ns
+        self._wall_offset = self._offset()
 
     def limit_for(self, user: User) -> int:
         """The user's own override when set, else their plan's budget per window."""
@@ -91,34 +92,24 @@ class RateLimiter:
         None when rate limiting is switched off (trait `rate_limit_enabled`)."""
         if not self.enabled:
             return None
-        limit = self.limit_for(user)
+        limit = user.rate_limit  # limit_for(), inlined: this runs on every request
+        if limit is None or limit < 1:
+            limit = self.plan_limits.get(user.plan) or self.plan_limits["standard"]
         now = self._clock()
         if now >= self._next_sweep or len(self._tat) > self.max_users:
             self._sweep(now)
         interval = self.window_ns // limit
-        burst = interval * limit  # the window, rounded down to whole intervals
         tat = self._tat.get(user.id, now)
         if tat < now:
             tat = now
         new_tat = tat + interval * cost
-        allow_at = new_tat - burst
+        allow_at = new_tat - interval * limit  # one window (in whole intervals) ahead
         if allow_at > now:
-            wait = allow_at - now
             return Decision(
-                allowed=False,
-                limit=limit,
-                remaining=0,
-                reset=self._unix(now, tat),
-                retry_after=max(1, -(-wait // NS)),
+                False, limit, 0, self._unix(now, tat), max(1, -(-(allow_at - now) // NS))
             )
         self._tat[user.id] = new_tat
-        return Decision(
-            allowed=True,
-            limit=limit,
-            remaining=(now - allow_at) // interval,
-            reset=self._unix(now, new_tat),
-            retry_after=0,
-        )
+        return Decision(True, limit, (now - allow_at) // interval, self._unix(now, new_tat), 0)
 
     def peek(self, user: User) -> Decision:
         """The user's state without counting a request (for status displays)."""
@@ -141,13 +132,19 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._tat)
 
+    def _offset(self) -> int:
+        """Wall clock minus monotonic clock, in ns (refreshed at every sweep)."""
+        return int(self._wall() * NS) - self._clock()
+
     def _unix(self, now: int, at: int) -> int:
-        return int(self._wall() + -(-(at - now) // NS))
+        """Monotonic `at` as unix seconds, rounded up."""
+        return -(-(at + self._wall_offset) // NS)
 
     def _sweep(self, now: int) -> None:
         """Drop users whose budget is full again (lossless); if still over `max_users`,
         drop those closest to a full budget (the smallest loss of accounting)."""
         self._next_sweep = now + self._sweep_ns
+        self._wall_offset = self._offset()
         self._tat = {uid: tat for uid, tat in self._tat.items() if tat > now}
         excess = len(self._tat) - int(self.max_users * 0.9)
         if excess > 0:
