@@ -117,6 +117,26 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** `promise`, unless `signal` fires first (then APIUserAbortError; the work goes on). */
+export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new APIUserAbortError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new APIUserAbortError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... capped at 8 s. */
 export function backoffDelay(attempt: number): number {
   const base = Math.min(8_000, 500 * 2 ** attempt);
@@ -145,7 +165,7 @@ export class APIClient {
   #token: string | null;
   #refreshToken: string | null;
   #refreshAt: number | null = null;
-  #refreshing: Promise<void> | null = null;
+  #refreshing: Promise<TokenResponse> | null = null;
   #rateLimit: RateLimitInfo | null = null;
 
   constructor(options: ClientOptions = {}) {
@@ -216,8 +236,12 @@ export class APIClient {
     return this.#token ?? this.#apiKey;
   }
 
-  /** Renew the access token once, however many calls ask at the same moment. */
-  async refreshTokens(signal?: AbortSignal): Promise<void> {
+  /**
+   * Renew the access token with the client's refresh token, once however many calls ask
+   * at the same moment: a second use of one refresh token would end the whole login.
+   * The shared refresh ignores any one caller's abort; `signal` only stops this wait.
+   */
+  async refreshTokens(options: Pick<RequestOptions, 'signal' | 'headers'> = {}): Promise<TokenResponse> {
     if (!this.#refreshToken) {
       throw new TypeError('No refresh token: log in first (client.auth.login or AxonOS.login)');
     }
@@ -230,9 +254,10 @@ export class APIClient {
             body: { refresh_token: this.#refreshToken },
             auth: false,
           },
-          { signal },
+          { headers: options.headers },
         );
         this.setTokens(tokens);
+        return tokens;
       } catch (err) {
         if (err instanceof AuthenticationError) this.clearTokens();
         throw err;
@@ -240,12 +265,12 @@ export class APIClient {
         this.#refreshing = null;
       }
     })();
-    return this.#refreshing;
+    return untilAborted(this.#refreshing, options.signal);
   }
 
   protected async refreshIfDue(signal?: AbortSignal): Promise<void> {
     if (this.#refreshToken && this.#refreshAt !== null && Date.now() >= this.#refreshAt) {
-      await this.refreshTokens(signal);
+      await this.refreshTokens({ signal });
     }
   }
 
@@ -298,7 +323,7 @@ export class APIClient {
       ) {
         refreshed = true;
         try {
-          await this.refreshTokens(options.signal);
+          await this.refreshTokens({ signal: options.signal });
         } catch (refreshError) {
           // A refused refresh token: the original 401 is the answer to this call.
           // Anything else (429, network) is the reason it could not be renewed.

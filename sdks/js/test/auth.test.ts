@@ -100,6 +100,21 @@ describe('auth', () => {
     assert.equal((await client.auth.me()).via, 'jwt');
   });
 
+  it('concurrent explicit refreshes share one rotation', async () => {
+    const client = await AxonOS.login(user.email, user.password, { baseUrl: srv.apiUrl });
+    const [a, b, c] = await Promise.all([
+      client.auth.refresh(),
+      client.auth.refresh(),
+      client.auth.refresh(),
+    ]);
+    assert.equal(a.refresh_token, b.refresh_token);
+    assert.equal(b.refresh_token, c.refresh_token);
+    // Had the spent token gone out twice, the server would have ended the login.
+    assert.equal((await client.auth.me()).user.email, user.email);
+    await client.auth.refresh();
+    assert.equal((await client.auth.me()).via, 'jwt');
+  });
+
   it('refreshes ahead of expiry without a failed round trip', async () => {
     const client = await AxonOS.login(user.email, user.password, { baseUrl: srv.apiUrl });
     const tokens = await client.auth.refresh();

@@ -22,9 +22,11 @@ export class Auth extends APIResource {
    * Rotate the refresh token (the client's own unless one is given) and adopt the new
    * pair. The old refresh token is spent: presenting it again ends the whole login.
    */
-  async refresh(refreshToken?: string, options?: RequestOptions): Promise<TokenResponse> {
+  async refresh(refreshToken?: string, options: RequestOptions = {}): Promise<TokenResponse> {
     const token = refreshToken ?? this.client.refreshToken;
     if (!token) throw new TypeError('No refresh token: log in first or pass one');
+    // The client's own token goes through the shared refresh, never twice at once.
+    if (token === this.client.refreshToken) return this.client.refreshTokens(options);
     const tokens = await this.client.request<TokenResponse>(
       { method: 'POST', path: '/auth/refresh', body: { refresh_token: token }, auth: false },
       options,
