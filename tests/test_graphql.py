@@ -358,3 +358,105 @@ async def test_crafted_documents_never_stall_the_server(axon_client, axon_user):
         else:
             assert resp.status == 400, (name, resp)
             assert codes(resp) == ["VALIDATION_ERROR"], (name, resp.json())
+
+
+async def run(user, workflow_id: str) -> dict:
+    resp = await user.client.post(f"workflows/{workflow_id}/execute?wait=10", {"input": {}})
+    assert resp.status == 201 and resp.json()["status"] == "succeeded", resp
+    return resp.json()
+
+
+async def test_seed_query_with_executions(axon_user):
+    wf = await make_workflow(axon_user)
+    runs = [await run(axon_user, wf["id"]) for _ in range(3)]
+    resp = await gql(axon_user.client, SEED_QUERY, {"id": wf["id"]})
+    executions = resp.json()["data"]["workflow"]["executions"]
+    assert [e["id"] for e in executions] == [r["id"] for r in reversed(runs)]  # newest first
+    rest = runs[-1]
+    assert executions[0] == {
+        "id": rest["id"],
+        "status": "succeeded",
+        "startTime": rest["started_at"],
+        "endTime": rest["finished_at"],
+        "duration": rest["duration"],
+    }
+
+
+async def test_execution_queries_and_execute_mutation(axon_user, axon_other_user):
+    wf = await make_workflow(axon_user)
+    mutation = """mutation($id: ID!, $in: ExecuteWorkflowInput) {
+        executeWorkflow(id: $id, input: $in) { id status workflowId input } }"""
+    resp = await gql(axon_user.client, mutation, {"id": wf["id"], "in": {"input": {"k": 2}}})
+    started = resp.json()["data"]["executeWorkflow"]
+    assert started["status"] == "queued" and started["input"] == {"k": 2}
+    done = (await axon_user.client.get(f"executions/{started['id']}?wait=10")).json()
+    for _ in range(100):
+        if done["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+        done = (await axon_user.client.get(f"executions/{started['id']}")).json()
+    assert done["status"] == "succeeded"
+
+    one = """query($id: ID!) { execution(id: $id) { id status progress currentNode output
+        workflowVersion workflow { id name } createdAt startTime endTime duration
+        nodes { nodeId type version status attempts startTime endTime duration outputs } } }"""
+    got = (await gql(axon_user.client, one, {"id": started["id"]})).json()["data"]["execution"]
+    assert got["status"] == "succeeded" and got["progress"] == 1 and got["output"] == done["output"]
+    assert got["workflow"] == {"id": wf["id"], "name": "etl"}
+    assert [n["nodeId"] for n in got["nodes"]] == [n["node_id"] for n in done["nodes"]]
+    assert got["nodes"][1]["outputs"] == done["nodes"][1]["outputs"]
+
+    listing = """query($f: ExecutionFilter) { executions(filter: $f) { id status
+        nodes { nodeId status } } }"""
+    resp = await gql(
+        axon_user.client, listing, {"f": {"workflowId": wf["id"], "status": "succeeded"}}
+    )
+    items = resp.json()["data"]["executions"]
+    assert [i["id"] for i in items] == [started["id"]]
+    assert [n["status"] for n in items[0]["nodes"]] == ["succeeded", "succeeded"]
+    resp = await gql(axon_user.client, listing, {"f": {"status": "exploded"}})
+    assert codes(resp) == ["VALIDATION_ERROR"]
+
+    # bob sees none of it, and cannot run alice's workflow
+    resp = await gql(axon_other_user.client, one, {"id": started["id"]})
+    assert codes(resp) == ["NOT_FOUND"]
+    assert (await gql(axon_other_user.client, listing)).json()["data"]["executions"] == []
+    resp = await gql(axon_other_user.client, mutation, {"id": wf["id"]})
+    assert codes(resp) == ["NOT_FOUND"]
+    total = (await axon_user.client.get("executions")).json()["pagination"]["total"]
+    assert total == 1
+
+
+async def test_lists_do_not_query_per_item(axon_user, axon_runtime, monkeypatch):
+    """Definitions, executions and node records of a list come in a fixed number of
+    store reads, however long the list."""
+    reads = []
+    original = axon_runtime.store._read
+
+    async def counting(sql, params=()):
+        reads.append(sql)
+        return await original(sql, params)
+
+    query = """{ workflows(filter: {limit: 20}) { id definition { nodes { id } }
+        executions(limit: 5) { id workflow { name } nodes { nodeId } } } }"""
+
+    async def count_for(n_workflows: int) -> int:
+        while (
+            len((await axon_user.client.get("workflows?limit=100")).json()["workflows"])
+            < n_workflows
+        ):
+            wf = await make_workflow(axon_user)
+            await run(axon_user, wf["id"])
+        reads.clear()
+        monkeypatch.setattr(axon_runtime.store, "_read", counting)
+        resp = await gql(axon_user.client, query)
+        monkeypatch.setattr(axon_runtime.store, "_read", original)
+        assert "data" in resp.json(), resp
+        data = resp.json()["data"]["workflows"]
+        assert len(data) == n_workflows and all(len(w["executions"]) == 1 for w in data), resp
+        return len(reads)
+
+    few = await count_for(2)
+    many = await count_for(8)
+    assert many == few, (few, many)
+    assert many <= 8

@@ -41,6 +41,7 @@ from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import ioloop
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -82,7 +83,7 @@ def _user_api(principal: Principal) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.name}
 
 
-class AxonSocketHandler(WebSocketHandler, JupyterHandler):
+class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler):
     """Base of Axon's WebSockets: Jupyter's host/origin rules plus Axon's credentials."""
 
     principal: Principal | None = None

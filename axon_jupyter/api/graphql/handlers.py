@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tornado import web
+
 from ...auth.identity import Principal
 from ...errors import Unauthorized
 from ...services.inputs import invalid
@@ -48,6 +50,10 @@ def credential_from_payload(payload: dict[str, Any]) -> str | None:
     return None
 
 
+# Streaming like the route's class (GraphQLHandler), so tornado runs get() only once the
+# upgrade request is fully read; otherwise the 101 would be written while the HTTP
+# connection still counts the request as unread, and it would drop the socket.
+@web.stream_request_body
 class GraphQLSocket(AxonSocketHandler):
     """The WebSocket side of /axon/v1/graphql: a thin wrapper around the protocol."""
 
