@@ -15,7 +15,6 @@ import warnings
 from html.parser import HTMLParser
 
 import httpx
-import pytest
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -746,3 +745,49 @@ async def test_client_registry_rules(
     assert (await axon_other_user.client.get("oauth/clients")).json() == {"clients": []}
     assert (await axon_user.client.delete(f"oauth/clients/{native['client_id']}")).status == 204
     assert await axon_runtime.store.list_oauth_clients() == []
+
+
+async def test_granted_scopes_never_exceed_the_client_nor_the_user(
+    axon_client, axon_admin, axon_user
+):
+    app = await register(axon_admin, client_type="public", scopes=["admin", "workflows:read"])
+    # a member approving "admin workflows:read" delegates only what a member holds
+    tokens = await code_tokens(axon_client, axon_user, app, scope="admin workflows:read")
+    assert tokens["scope"] == "workflows:read"
+    as_app = axon_client.bearer(tokens["access_token"])
+    assert (await as_app.post("workflows", {"name": "x"})).status == 403
+    # an admin approving the same request delegates admin
+    admin_tokens = await code_tokens(axon_client, axon_admin, app, scope="admin workflows:read")
+    assert admin_tokens["scope"] == "admin workflows:read"
+    assert (
+        await axon_client.bearer(admin_tokens["access_token"]).get("oauth/clients")
+    ).status == 200
+    # asking for a scope the client was not registered with: invalid_scope, back to the client
+    _, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": app["client_id"],
+        "redirect_uri": REDIRECT,
+        "scope": "workflows:write",
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    async with httpx.AsyncClient() as browser:
+        resp = await browser.get(
+            endpoints(axon_client)["authorize"] + "?" + urllib.parse.urlencode(params)
+        )
+    assert resp.status_code == 302
+    assert query_of(resp.headers["location"])["error"] == "invalid_scope"
+    # a member asked only for admin: nothing they can delegate
+    async with httpx.AsyncClient() as browser:
+        answer = await consent(
+            browser,
+            endpoints(axon_client)["authorize"]
+            + "?"
+            + urllib.parse.urlencode({**params, "scope": "admin"}),
+            email=axon_user.email,
+            password=axon_user.password,
+        )
+    assert answer.status_code == 302
+    assert query_of(answer.headers["location"])["error"] == "invalid_scope"

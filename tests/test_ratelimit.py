@@ -103,3 +103,27 @@ async def test_oauth_tokens_share_the_users_budget(axon_client, axon_admin, axon
     assert rate(await axon_user.client.get("workflows"))[1] == LIMIT - 1
     via_oauth = await axon_client.bearer(tokens["access_token"]).get("workflows")
     assert via_oauth.status == 200 and rate(via_oauth)[1] == LIMIT - 2
+
+
+async def test_rest_graphql_and_websocket_messages_share_one_budget(axon_client, axon_user):
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+
+    rest = await axon_user.client.get("workflows")
+    assert rate(rest)[1] == LIMIT - 1
+    gql = await axon_user.client.post("graphql", {"query": "{ workflows { id } }"})
+    assert gql.status == 200 and rate(gql)[1] == LIMIT - 2  # one operation, one request
+    url = axon_client.server_url.replace("http://", "ws://", 1) + "/axon/v1/ws"
+    async with connect(url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": axon_user.token}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "auth_ok"
+        answers = []
+        for _ in range(LIMIT - 1):  # the remaining budget (3), then one over it
+            await ws.send(json.dumps({"type": "ping"}))
+            answers.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+    assert [a["type"] for a in answers] == ["pong", "pong", "pong", "error"]
+    assert answers[-1]["data"]["code"] == "RATE_LIMITED"
+    after = await axon_user.client.get("workflows")
+    assert after.status == 429 and after.error_code == "RATE_LIMITED"
