@@ -292,3 +292,19 @@ async def test_async_client_runs_waits_tails_and_streams(axon_client, axon_user)
         retried = await client.executions.retry(stuck.id, mode="from_start")
         assert retried.retry_of == stuck.id and retried.status in ("queued", "running")
         assert (await client.executions.stop(retried.id)).status == "stopped"
+
+
+async def test_jupyter_token_serves_rest_and_the_socket(axon_client, jp_auth_header):
+    # Inside Jupyter the server's own token is a credential too (acting as its owner):
+    # a Bearer on REST, and on the WebSocket upgrade.
+    jupyter_token = jp_auth_header["Authorization"].split(None, 1)[1]
+    owner = AxonOS(token=jupyter_token, base_url=axon_client.api_url)
+    assert (await call(owner.auth.me)).via == "jupyter"
+    ex = await call(owner.workflows.execute, await make(owner, "slow", SLOW))
+    updates = await call(lambda: list(owner.executions.stream(ex.id, timeout=30)))
+    assert updates[-1].status == "succeeded"
+    assert any(isinstance(u, axonos.NodeUpdate) for u in updates)  # live, from the socket
+    owner.close()
+    async with AsyncAxonOS(token=jupyter_token, base_url=axon_client.api_url) as aowner:
+        again = [u async for u in aowner.executions.stream(ex.id, timeout=10)]
+        assert [u.status for u in again] == ["succeeded"]

@@ -112,6 +112,10 @@ def timeout_for_wait(
     return None if base is None else max(base, wait + 10.0)
 
 
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and token.startswith("ey")
+
+
 def jwt_expiry(token: str) -> float | None:
     """The `exp` claim of a JWT, read without verifying it (only to time a refresh)."""
     parts = token.split(".")
@@ -171,6 +175,12 @@ class Credentials:
     def secret(self) -> str | None:
         """The credential a WebSocket `auth` message carries."""
         return self.api_key or self.token
+
+    @property
+    def is_jupyter_token(self) -> bool:
+        """A bearer token that is not an Axon JWT: a Jupyter server's token. Jupyter
+        accepts it on REST as a Bearer; a WebSocket must present it on the upgrade."""
+        return not self.api_key and bool(self.token) and not looks_like_jwt(self.token or "")
 
     def apply(self, token: Token) -> None:
         self.token = token.token
@@ -430,11 +440,10 @@ class BaseClient:
     def _make_page(self, call: Call[Any], data: Any) -> Any:
         return self._page_type.from_answer(self, call, data)
 
-    def _fresh_secret_flow(self) -> Flow[str | None]:
-        """The credential for a WebSocket `auth` message, refreshed first if due."""
+    def _refresh_if_due_flow(self) -> Flow[None]:
+        """Refresh a login token about to expire (before a WebSocket presents it)."""
         if self.credentials.needs_refresh():
             yield _Refresh(self.credentials.token)
-        return self.credentials.secret()
 
     def _refresh_call(self, refresh_token: str | None = None) -> Call[Token]:
         token = refresh_token or self.credentials.refresh_token

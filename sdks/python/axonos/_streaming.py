@@ -9,6 +9,9 @@ The server's protocol (axon_jupyter/api/ws.py):
     -> {"type": "subscribe", "execution_id": ...}  <- {"type": "subscribed", ...}
     <- {"type": "execution_update" | "node_update" | ..., "data": {...}}
     <- {"type": "error", "data": {"code", "message", "details"}}
+    A Jupyter server token is no Axon credential: it rides on the upgrade request
+    (`Authorization: token ...` with a same-origin `Origin`), Jupyter authenticates the
+    socket, and the server says `auth_ok` at once.
     close 4401 bad/expired credential, 4408 no auth in time, 1013 slow consumer, 1001 shutdown.
 
 Events can be missed (an execution that finished before the subscription, a slow
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from typing import Any
 
+from ._base_client import Credentials
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -42,6 +47,17 @@ CLOSE_REASONS = {
     1013: "the connection fell too far behind and was cut off",
     1001: "the server is shutting down",
 }
+
+
+def connect_options(credentials: Credentials, base_url: str) -> tuple[str | None, dict[str, Any]]:
+    """The `auth` message's credential and the extra arguments of the upgrade."""
+    if credentials.is_jupyter_token:
+        parsed = urllib.parse.urlsplit(base_url)
+        return None, {
+            "additional_headers": {"Authorization": f"token {credentials.token}"},
+            "origin": f"{parsed.scheme}://{parsed.netloc}",
+        }
+    return credentials.secret(), {}
 
 
 def error_from_message(data: Any) -> APIError:
@@ -92,8 +108,11 @@ class ExecutionStream:
         self._outbox: list[str] = []
         self._poll = False
 
-    def start(self, secret: str | None) -> str:
-        return json.dumps({"type": "auth", "token": secret or ""})
+    def start(self, secret: str | None) -> str | None:
+        """The first message: the credential (None when the upgrade carried it)."""
+        if secret is None:
+            return None
+        return json.dumps({"type": "auth", "token": secret})
 
     def recv_timeout(self) -> float:
         if self.deadline is None:

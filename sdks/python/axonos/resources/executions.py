@@ -26,7 +26,7 @@ from .._base_client import (
 )
 from .._exceptions import APIConnectionError, WaitTimeoutError
 from .._pagination import AsyncPage, SyncPage
-from .._streaming import ExecutionStream, closed_error
+from .._streaming import ExecutionStream, closed_error, connect_options
 from .._types import Execution, ExecutionLog, ExecutionUpdate, LogPage, NodeUpdate
 from ._resource import AsyncAPIResource, SyncAPIResource
 
@@ -233,14 +233,19 @@ class Executions(SyncAPIResource):
 
         client = self._client
         protocol = ExecutionStream(execution_id, timeout)
-        secret = client._drive(client._fresh_secret_flow())
+        client._drive(client._refresh_if_due_flow())
+        secret, options = connect_options(client.credentials, client.base_url)
         url = client.websocket_url
         try:
-            ws = connect(url, open_timeout=_open_timeout(client.timeout), compression=None)
+            ws = connect(
+                url, open_timeout=_open_timeout(client.timeout), compression=None, **options
+            )
         except (OSError, WebSocketException) as exc:
             raise _connection_error(url, exc) from exc
         with ws:
-            ws.send(protocol.start(secret))
+            first = protocol.start(secret)
+            if first is not None:
+                ws.send(first)
             while not protocol.done:
                 try:
                     text = ws.recv(timeout=protocol.recv_timeout())
@@ -335,14 +340,19 @@ class AsyncExecutions(AsyncAPIResource):
 
         client = self._client
         protocol = ExecutionStream(execution_id, timeout)
-        secret = await client._drive(client._fresh_secret_flow())
+        await client._drive(client._refresh_if_due_flow())
+        secret, options = connect_options(client.credentials, client.base_url)
         url = client.websocket_url
         try:
-            ws = await connect(url, open_timeout=_open_timeout(client.timeout), compression=None)
+            ws = await connect(
+                url, open_timeout=_open_timeout(client.timeout), compression=None, **options
+            )
         except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
             raise _connection_error(url, exc) from exc
         async with ws:
-            await ws.send(protocol.start(secret))
+            first = protocol.start(secret)
+            if first is not None:
+                await ws.send(first)
             while not protocol.done:
                 try:
                     text = await asyncio.wait_for(ws.recv(), protocol.recv_timeout())
