@@ -66,6 +66,9 @@ from .oauth_models import (
 from .tokens import TokenSigner, looks_like_jwt
 
 log = logging.getLogger("axon.oauth")
+# authlib logs every issued token at DEBUG; secrets must never reach a log, whatever the
+# root logger's level.
+logging.getLogger("authlib").setLevel(logging.INFO)
 T = TypeVar("T")
 CLIENT_CREDENTIALS_FAMILY = "cc:"  # + client id (see store/oauth.py)
 MAX_PARAM_LENGTH = 4096
