@@ -85,6 +85,8 @@ OWNED = {
 def axon_config():
     # members may register code nodes here, so /nodes/{id} has an owned object to probe
     return {"code_nodes": "all"}
+
+
 # the same for objects only an admin creates on a user's behalf: factory(user, admin)
 ADMIN_OWNED = {"oauth": _oauth_client}
 
