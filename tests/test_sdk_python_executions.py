@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 
 import axonos
 import pytest
@@ -308,3 +309,32 @@ async def test_jupyter_token_serves_rest_and_the_socket(axon_client, jp_auth_hea
     async with AsyncAxonOS(token=jupyter_token, base_url=axon_client.api_url) as aowner:
         again = [u async for u in aowner.executions.stream(ex.id, timeout=10)]
         assert [u.status for u in again] == ["succeeded"]
+
+
+def test_stream_protocol_never_reports_a_step_back():
+    # Events sent before the REST read that the stream already reported arrive after it:
+    # they are dropped, so progress and status only move forward.
+    from axonos._streaming import ExecutionStream
+
+    def event(status: str, progress: float) -> str:
+        data = {"execution_id": "e", "workflow_id": "w", "status": status, "progress": progress}
+        return json.dumps({"type": "execution_update", "data": data})
+
+    protocol = ExecutionStream("e")
+    assert protocol.feed(json.dumps({"type": "auth_ok", "data": {}})) == []
+    assert json.loads(protocol.take_outbox()[0]) == {"type": "subscribe", "execution_id": "e"}
+    protocol.feed(json.dumps({"type": "subscribed", "data": {}}))
+    assert protocol.take_poll() and not protocol.take_poll()
+    snapshot = axonos.Execution.from_api({"id": "e", "status": "running", "progress": 0.5})
+    assert [u.progress for u in protocol.snapshot(snapshot)] == [0.5]
+    assert protocol.feed(event("queued", 0.0)) == []
+    assert protocol.feed(event("running", 0.25)) == []
+    assert protocol.feed(event("running", 0.5)) == []  # nothing new
+    assert [u.progress for u in protocol.feed(event("running", 0.75))] == [0.75]
+    other = json.dumps({"type": "execution_update", "data": {"execution_id": "x"}})
+    assert protocol.feed(other) == []
+    assert [u.status for u in protocol.feed(event("succeeded", 1.0))] == ["succeeded"]
+    assert protocol.done and protocol.feed(event("succeeded", 1.0)) == []
+    with pytest.raises(NotFoundError):
+        error = {"code": "NOT_FOUND", "message": "Execution not found", "details": {}}
+        ExecutionStream("e").feed(json.dumps({"type": "error", "data": error}))

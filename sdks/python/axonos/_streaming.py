@@ -37,6 +37,9 @@ from ._exceptions import (
 )
 from ._types import Execution, ExecutionUpdate, NodeUpdate
 
+# How far along each status is: a stream never reports a step back.
+_RANK = {"queued": 0, "running": 1}
+
 # Ask the server directly after this long without a frame.
 SILENCE_POLL_INTERVAL = 5.0
 
@@ -173,7 +176,7 @@ class ExecutionStream:
         return self._update(ExecutionUpdate.from_api(data))
 
     def _update(self, update: ExecutionUpdate) -> list[ExecutionUpdate | NodeUpdate]:
-        if self.done:
+        if self.done or self._older(update):
             return []
         key = (update.status, update.progress, update.current_node)
         self.done = update.is_terminal
@@ -182,6 +185,17 @@ class ExecutionStream:
         self._last_key = key
         self.last = update
         return [update]
+
+    def _older(self, update: ExecutionUpdate) -> bool:
+        """An event sent before the REST read that was already yielded: drop it, so the
+        caller never sees an execution go back (running -> queued, 0.6 -> 0.3)."""
+        last = self.last
+        if last is None or update.is_terminal:
+            return False
+        rank, last_rank = _RANK.get(update.status, 0), _RANK.get(last.status, 0)
+        if rank != last_rank:
+            return rank < last_rank
+        return (update.progress or 0.0) < (last.progress or 0.0)
 
     def _check_deadline(self) -> None:
         if not self.done and self.deadline is not None and time.monotonic() >= self.deadline:
