@@ -1,5 +1,5 @@
-"""The SDK against the server's real rate limiter, configured tiny: 3 requests per 3 s
-per user (GCRA: a burst of 3, then one every second)."""
+"""The SDK against the server's real limits, configured tiny: 3 requests per 3 s per
+user (GCRA: a burst of 3, then one every second), and 4 KiB request bodies."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import asyncio
 import time
 
 import pytest
-from axonos import AsyncAxonOS, AxonOS, RateLimitError
+from axonos import AsyncAxonOS, AxonOS, PayloadTooLargeError, RateLimitError
 
 call = asyncio.to_thread
 
 
 @pytest.fixture
 def axon_config():
-    return {"rate_limit_plans": {"standard": 3}, "rate_limit_window": 3.0}
+    return {"rate_limit_plans": {"standard": 3}, "rate_limit_window": 3.0, "max_body_size": 4096}
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +68,14 @@ async def test_async_client_honours_retry_after(axon_client, axon_user):
         started = time.monotonic()
         me = await sdk.auth.me()
         assert me.id == axon_user.id and time.monotonic() - started >= 0.9
+
+
+async def test_body_over_the_cap_is_payload_too_large(axon_client, axon_user):
+    sdk = AxonOS(token=axon_user.token, base_url=axon_client.api_url, max_retries=0)
+    with pytest.raises(PayloadTooLargeError) as info:
+        await call(sdk.workflows.create, name="big", description="x" * 5000)
+    assert (info.value.status, info.value.code) == (413, "PAYLOAD_TOO_LARGE")
+    assert info.value.details["limit_bytes"] == 4096
+    sdk.close()
+    listed = await axon_user.client.get("workflows")
+    assert listed.json()["pagination"]["total"] == 0
