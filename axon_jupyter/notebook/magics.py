@@ -145,7 +145,7 @@ class AxonMagics(Magics):
         return None
 
     # ------------------------------------------------------------ connection
-    @magic_arguments(name="%axon connect")
+    @magic_arguments(name="axon connect")
     @argument("url", nargs="?", help="Axon API or Jupyter server URL; omit to discover again.")
     @argument("--api-key", dest="api_key", help="An Axon API key (axon_...).")
     @argument("--token", help="A login JWT, or a Jupyter server token (exchanged for a key).")
@@ -156,13 +156,15 @@ class AxonMagics(Magics):
         then an embedded server in this kernel."""
         from .connection import connect
 
+        if (args.api_key or args.token) and not args.url:
+            raise UsageError("--api-key/--token need a URL: %axon connect URL --api-key K")
         connection = connect(
             args.url, api_key=args.api_key, token=args.token, embedded=args.embedded
         )
         user = connection.client.auth.me()
         print(f"Connected to {connection.api_url} ({connection.detail}) as {user.email}")
 
-    @magic_arguments(name="%axon whoami")
+    @magic_arguments(name="axon whoami")
     def _whoami(self, args: Any, cell: str | None) -> None:
         """Which server this notebook talks to, and as whom."""
         from .connection import current
@@ -179,7 +181,7 @@ class AxonMagics(Magics):
         print(f"via:    {via}{minted}")
 
     # ------------------------------------------------------------ nodes and workflows
-    @magic_arguments(name="%%axon node")
+    @magic_arguments(name="%axon node")
     @argument("name", help="The node type id (e.g. shout).")
     @argument("--version", default="1.0.0", help="Version to register (default 1.0.0).")
     @argument("--category", default=None, help="Catalog category (default: custom).")
@@ -206,7 +208,7 @@ class AxonMagics(Magics):
         print(describe_node(node, created))
         return None
 
-    @magic_arguments(name="%%axon workflow")
+    @magic_arguments(name="%axon workflow")
     @argument("name", help="The workflow's name (saving it again updates it).")
     @argument("--description", default=None, help="Description.")
     @argument("--status", default=None, choices=["draft", "active", "inactive"])
@@ -242,7 +244,7 @@ class AxonMagics(Magics):
         display(HTML(render_svg(definition, title=saved.name)))
 
     # ------------------------------------------------------------ executions
-    @magic_arguments(name="%axon run")
+    @magic_arguments(name="axon run")
     @argument("workflow", help="Workflow name or id.")
     @argument(
         "--input",
@@ -279,7 +281,7 @@ class AxonMagics(Magics):
             print(_execution_line(execution))
         return execution
 
-    @magic_arguments(name="%axon list")
+    @magic_arguments(name="axon list")
     @argument("what", nargs="?", default="workflows", choices=["workflows", "executions"])
     @argument("--status", default=None, help="Only this status.")
     @argument("--search", default=None, help="Workflows whose name or description match.")
@@ -315,7 +317,7 @@ class AxonMagics(Magics):
         print(_table(["id", "workflow", "status", "progress", "duration", "created"], rows))
         return None
 
-    @magic_arguments(name="%axon show")
+    @magic_arguments(name="axon show")
     @argument("id", help="A workflow (id or name) or an execution (exec_...).")
     def _show(self, args: Any, cell: str | None) -> None:
         """Show a workflow (summary, DAG, nodes) or an execution (states, output)."""
@@ -364,7 +366,7 @@ class AxonMagics(Magics):
         print(_table(["node", "type", "config"], rows))
         return None
 
-    @magic_arguments(name="%axon logs")
+    @magic_arguments(name="axon logs")
     @argument("execution", help="The execution id (exec_...).")
     @argument("--follow", "-f", action="store_true", help="Keep printing until it ends.")
     @argument("--limit", type=int, default=100, help="Lines per request (default 100).")
@@ -383,7 +385,7 @@ class AxonMagics(Magics):
             print("(stopped following)")
         return None
 
-    @magic_arguments(name="%axon stop")
+    @magic_arguments(name="axon stop")
     @argument("execution", help="The execution id (exec_...).")
     def _stop(self, args: Any, cell: str | None) -> None:
         """Stop a queued or running execution."""
@@ -401,7 +403,7 @@ class AxonMagics(Magics):
         print(f"{stopped.id}: {stopped.status}")
         return None
 
-    @magic_arguments(name="%axon nodes")
+    @magic_arguments(name="axon nodes")
     @argument("--category", default=None, help="Only this category.")
     @argument("--search", default=None, help="Name or description contains this.")
     def _nodes(self, args: Any, cell: str | None) -> None:
@@ -423,7 +425,7 @@ class AxonMagics(Magics):
         print(_table(["id", "version", "category", "inputs", "outputs", "description"], rows))
         return None
 
-    @magic_arguments(name="%axon builder")
+    @magic_arguments(name="axon builder")
     @argument("workflow", nargs="?", default=None, help="A workflow to edit (name or id).")
     def _builder(self, args: Any, cell: str | None) -> None:
         """Open the WorkflowBuilder: pick nodes, configure, connect, save and run."""
@@ -434,7 +436,7 @@ class AxonMagics(Magics):
         display(WorkflowBuilder(workflow=args.workflow))
         return None
 
-    @magic_arguments(name="%axon help")
+    @magic_arguments(name="axon help")
     @argument("subcommand", nargs="?", default=None, help="The subcommand to explain.")
     def _help(self, args: Any, cell: str | None) -> None:
         """Help on the %axon subcommands."""
@@ -481,7 +483,7 @@ def overview() -> str:
     ]
     for method_name, _kind, summary in SUBCOMMANDS.values():
         parser = getattr(AxonMagics, method_name).parser
-        usage = parser.format_usage().replace("usage: ", "").strip()
+        usage = parser.format_usage().replace("::", "").strip()
         lines.append(f"  {usage}")
         lines.append(f"      {summary}")
     lines += [

@@ -80,19 +80,19 @@ class ConfigField:
                 options=options,
                 value=shown if shown in options else (options[0] if options else None),
                 description=label,
-                description_tooltip=tip,
+                tooltip=tip,
                 style=style,
                 layout=layout,
             )
         elif kind == "boolean":
             self.widget = widgets.Checkbox(
-                value=bool(shown), description=label, description_tooltip=tip, indent=False
+                value=bool(shown), description=label, tooltip=tip, indent=False
             )
         elif kind == "integer":
             self.widget = widgets.IntText(
                 value=int(shown or 0),
                 description=label,
-                description_tooltip=tip,
+                tooltip=tip,
                 style=style,
                 layout=layout,
             )
@@ -100,7 +100,7 @@ class ConfigField:
             self.widget = widgets.FloatText(
                 value=float(shown or 0),
                 description=label,
-                description_tooltip=tip,
+                tooltip=tip,
                 style=style,
                 layout=layout,
             )
@@ -108,7 +108,7 @@ class ConfigField:
             self.widget = widgets.Textarea(
                 value="" if shown is None else json.dumps(shown, indent=1),
                 description=label,
-                description_tooltip=tip,
+                tooltip=tip,
                 placeholder=f"JSON {kind}",
                 style=style,
                 layout=widgets.Layout(width="95%", height="5em"),
@@ -117,7 +117,7 @@ class ConfigField:
             self.widget = widgets.Textarea(
                 value="" if shown is None else str(shown),
                 description=label,
-                description_tooltip=tip,
+                tooltip=tip,
                 style=style,
                 layout=widgets.Layout(width="95%", height="6em" if key == "code" else "3em"),
             )
@@ -127,7 +127,7 @@ class ConfigField:
                 if shown is None
                 else (shown if isinstance(shown, str) else json.dumps(shown)),
                 description=label,
-                description_tooltip=tip,
+                tooltip=tip,
                 style=style,
                 layout=layout,
             )
