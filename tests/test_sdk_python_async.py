@@ -133,3 +133,42 @@ async def test_workflows_and_api_keys(axon_client, axon_user, axon_other_user):
 
         await client.workflows.delete(wf.id)
         assert (await axon_user.client.get(f"workflows/{wf.id}")).status == 404
+
+
+async def test_nodes(axon_client, axon_admin):
+    async with AsyncAxonOS(token=axon_admin.token, base_url=axon_client.api_url) as client:
+        builtins = await client.nodes.list(builtin=True)
+        assert "node_http_request" in {n.id for n in builtins}
+        assert all(n.builtin for n in builtins)
+
+        async def halve(inputs, config):
+            """Halves its input."""
+            return {"output": inputs["input"]["n"] / 2}
+
+        node = await client.nodes.register(halve, category="math")
+        assert (node.id, node.version, node.description) == ("halve", "1.0.0", "Halves its input.")
+        source = axonos.resources.nodes.function_source(halve)
+        assert "async def run(inputs, config):\n    return await halve(inputs, config)" in source
+        assert (await client.nodes.get("halve")).category == "math"
+        assert [v.version for v in await client.nodes.versions("halve")] == ["1.0.0"]
+        assert [n.id for n in await client.nodes.list(builtin=False)] == ["halve"]
+        with pytest.raises(ConflictError):
+            await client.nodes.register(halve)
+
+        # The registered async function runs as a node of a workflow.
+        definition = {
+            "nodes": [
+                {"id": "start", "type": "node_manual_trigger", "position": {"x": 0, "y": 0}},
+                {"id": "half", "type": "halve", "position": {"x": 1, "y": 0}},
+            ],
+            "connections": [
+                {"from": "start", "to": "half", "sourcePort": "output", "targetPort": "input"}
+            ],
+        }
+        wf = await client.workflows.create(name="halve", definition=definition)
+        ex = await client.workflows.execute(wf.id, input={"n": 5}, wait=30)
+        got = await client.executions.get(ex.id)
+        assert got.status == "succeeded", got.error
+        assert got.output == {"half": {"output": 2.5}}
+        # The custom node's version, and the hash of the code that ran.
+        assert got.node_versions["half"] == f"halve@1.0.0#{node.code_hash[:12]}"
