@@ -43,6 +43,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import ioloop
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..auth.apikeys import looks_like_api_key
@@ -234,25 +235,51 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
     def send_json(self, message: dict[str, Any]) -> asyncio.Future | None:
         return self.send_text(jsonbody.dumps(message).decode("utf-8"))
 
+    def send_frames(self, frames: bytes) -> asyncio.Future | None:
+        """Write ready-made text frames (see `event_frame`) in one go: one buffer
+        append and one send for a whole batch of events. Compression is off on Axon
+        sockets (get_compression_options), so these are exactly the bytes tornado's
+        write_message would produce, frame by frame. None when the socket is gone."""
+        conn = self.ws_connection
+        if conn is None or conn.is_closing():
+            return None
+        try:
+            return conn.stream.write(frames)  # type: ignore[attr-defined]
+        except StreamClosedError:
+            return None
 
-# One encoding per event however many sockets deliver it (fan-out to 1,000 subscribers
-# would otherwise serialize the same dict 1,000 times). Events arrive in order, so a
-# small window of recent ones is enough; the entry holds the event itself, so a hit is
-# the very same object (sequence numbers restart with each bus).
-_encoded: OrderedDict[int, tuple[Event, str]] = OrderedDict()
+
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked WebSocket text frame (RFC 6455 5.2): what a server
+    sends when compression is off, identical for every connection."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n <= 0xFFFF:
+        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+# One encoding and one frame per event however many sockets deliver it (fan-out to 1,000
+# subscribers would otherwise serialize and frame the same dict 1,000 times). Events
+# arrive in order, so a small window of recent ones is enough; the entry holds the event
+# itself, so a hit is the very same object (sequence numbers restart with each bus).
+_encoded: OrderedDict[int, tuple[Event, bytes]] = OrderedDict()
 _ENCODED_KEEP = 256
 
 
-def encode_event(event: Event) -> str:
+def event_frame(event: Event) -> bytes:
     hit = _encoded.get(event.seq)
     if hit is not None and hit[0] is event:
         return hit[1]
-    text = jsonbody.dumps(event.message()).decode("utf-8")
-    _encoded[event.seq] = (event, text)
+    frame = text_frame(jsonbody.dumps(event.message()))
+    _encoded[event.seq] = (event, frame)
     _encoded.move_to_end(event.seq)
     if len(_encoded) > _ENCODED_KEEP:
         _encoded.popitem(last=False)
-    return text
+    return frame
 
 
 def _error(exc: AxonError) -> dict[str, Any]:
@@ -378,9 +405,10 @@ class EventSocket(AxonSocketHandler):
         read leaves events in the bounded bus queue, which then cuts it off."""
         try:
             while True:
-                pending = self.send_text(encode_event(await sub.get()))
+                frames = [event_frame(await sub.get())]
                 while (event := sub.get_nowait()) is not None:
-                    pending = self.send_text(encode_event(event))
+                    frames.append(event_frame(event))
+                pending = self.send_frames(frames[0] if len(frames) == 1 else b"".join(frames))
                 if pending is None:
                     return
                 await pending
@@ -389,7 +417,7 @@ class EventSocket(AxonSocketHandler):
             self.close(TRY_AGAIN_LATER, f"slow consumer: {exc}"[:120])
         except SubscriptionClosed:
             self.close(GOING_AWAY, "server shutting down")
-        except WebSocketClosedError:
+        except (WebSocketClosedError, StreamClosedError):
             return
 
     def connection_closed(self) -> None:
