@@ -188,3 +188,32 @@ async def test_gql_client_subscription_end_to_end(axon_client, axon_user):
         with pytest.raises(TransportQueryError) as info:
             await session.execute(gql('{ workflow(id: "wf_missing") { id } }'))
         assert info.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_jupyter_identity_serves_without_a_token(axon_client, axon_runtime, jp_auth_header):
+    ws = await connect(
+        gql_url(axon_client), subprotocols=[PROTO], additional_headers=jp_auth_header
+    )
+    await ws.send(json.dumps({"type": "connection_init"}))
+    assert await recv(ws) == {"type": "connection_ack"}
+    await ws.send(subscribe("w", "{ workflows { id } }"))
+    assert (await recv(ws))["payload"] == {"data": {"workflows": []}}
+    await ws.close()
+
+
+async def test_expiring_token_ends_the_session(axon_client, axon_user, axon_runtime):
+    from axon_jupyter.auth.tokens import TokenSigner
+
+    short, _ = TokenSigner(axon_runtime.config.jwt_secret, access_ttl=1).issue_access(axon_user.id)
+    ws = await session(axon_client, short)
+    await ws.send(subscribe("h", HEALTH))
+    code, reason = await closed_with(ws, timeout=4)
+    assert code == 4401 and "expired" in reason
+
+
+async def test_shutdown_closes_1001(axon_client, axon_user, axon_runtime):
+    ws = await session(axon_client, axon_user.token)
+    await ws.send(subscribe("h", HEALTH))
+    assert (await recv(ws))["type"] == "next"
+    await axon_runtime.stop()
+    assert (await closed_with(ws))[0] == 1001

@@ -97,9 +97,7 @@ class Operation:
         if not isinstance(self.query, str) or not self.query.strip():
             raise bad_request("a GraphQL `query` string is required", "query")
         if len(self.query) > MAX_DOCUMENT_CHARS:
-            raise RequestError(
-                [limit_error("document size", MAX_DOCUMENT_CHARS, len(self.query))]
-            )
+            raise RequestError([limit_error("document size", MAX_DOCUMENT_CHARS, len(self.query))])
         if self.variables is not None and not isinstance(self.variables, dict):
             raise bad_request("`variables` must be an object", "variables")
         if self.operation_name is not None and not isinstance(self.operation_name, str):

@@ -73,7 +73,7 @@ class GraphQLSocket(AxonSocketHandler):
 
     def _init_timeout(self) -> None:
         if not self.protocol.init_received:
-            self.protocol._close(4408, "Connection initialisation timeout")
+            self.protocol.terminate(4408, "Connection initialisation timeout")
 
     async def _authenticate(self, payload: dict[str, Any]) -> GraphQLContext:
         credential = credential_from_payload(payload)

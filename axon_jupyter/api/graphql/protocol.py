@@ -77,9 +77,9 @@ class GraphQLTransportWS:
         try:
             message = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            return self._close(BAD_REQUEST, "Invalid message received")
+            return self.terminate(BAD_REQUEST, "Invalid message received")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            return self._close(BAD_REQUEST, "Invalid message received")
+            return self.terminate(BAD_REQUEST, "Invalid message received")
         kind = message["type"]
         if kind == "connection_init":
             await self._init(message.get("payload"))
@@ -92,37 +92,37 @@ class GraphQLTransportWS:
         elif kind == "complete":
             op_id = message.get("id")
             if not isinstance(op_id, str):
-                return self._close(BAD_REQUEST, "Invalid message received")
+                return self.terminate(BAD_REQUEST, "Invalid message received")
             task = self.operations.pop(op_id, None)
             if task is not None:
                 task.cancel()
         else:
-            self._close(BAD_REQUEST, f"Unexpected message of type {kind[:40]} received")
+            self.terminate(BAD_REQUEST, f"Unexpected message of type {kind[:40]} received")
 
     async def _init(self, payload: Any) -> None:
         if self.init_received:
-            return self._close(TOO_MANY_INITS, "Too many initialisation requests")
+            return self.terminate(TOO_MANY_INITS, "Too many initialisation requests")
         self.init_received = True
         if payload is not None and not isinstance(payload, dict):
-            return self._close(BAD_REQUEST, "Invalid message received")
+            return self.terminate(BAD_REQUEST, "Invalid message received")
         try:
             self.context = await self.authenticate(payload or {})
         except Unauthorized:
-            return self._close(FORBIDDEN, "Forbidden")
+            return self.terminate(FORBIDDEN, "Forbidden")
         except AxonError as exc:
             log.warning("graphql-ws: connection_init failed: %s", exc.message)
-            return self._close(FORBIDDEN, "Forbidden")
+            return self.terminate(FORBIDDEN, "Forbidden")
         if not self.closed:
             self._send({"type": "connection_ack"})
 
     def _subscribe(self, message: dict[str, Any]) -> None:
         op_id, payload = message.get("id"), message.get("payload")
         if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
-            return self._close(BAD_REQUEST, "Invalid message received")
+            return self.terminate(BAD_REQUEST, "Invalid message received")
         if self.context is None:
-            return self._close(UNAUTHORIZED, "Unauthorized")
+            return self.terminate(UNAUTHORIZED, "Unauthorized")
         if op_id in self.operations:
-            return self._close(DUPLICATE_ID, f"Subscriber for {op_id[:64]} already exists")
+            return self.terminate(DUPLICATE_ID, f"Subscriber for {op_id[:64]} already exists")
         operation = Operation(
             payload.get("query"), payload.get("variables"), payload.get("operationName")
         )
@@ -156,7 +156,7 @@ class GraphQLTransportWS:
             ]
             self._finish(op_id, {"id": op_id, "type": "error", "payload": payload})
         except SlowConsumer as exc:
-            self._close(TRY_AGAIN_LATER, f"slow consumer: {exc}"[:120])
+            self.terminate(TRY_AGAIN_LATER, f"slow consumer: {exc}"[:120])
         except asyncio.CancelledError:
             pass  # the client completed it, or the socket closed
         finally:
@@ -179,7 +179,7 @@ class GraphQLTransportWS:
             return None
         return self.transport.send_json(message)
 
-    def _close(self, code: int, reason: str) -> None:
+    def terminate(self, code: int, reason: str) -> None:
         if not self.closed:
             self.closed = True
             self.transport.close(code, reason)
