@@ -43,7 +43,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import ioloop
-from tornado.iostream import StreamClosedError
+from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..auth.apikeys import looks_like_api_key
@@ -61,6 +61,10 @@ BAD_REQUEST = 4400
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 AUTH_TIMEOUT = 4408
+# Most bytes a socket may have waiting to be sent. Events wait in the bounded bus queue
+# and are written one batch at a time after the previous one flushed, so this bounds only
+# unawaited replies (pong, errors) to a client that sends without reading.
+WRITE_BUFFER_CAP = 4 * 1024 * 1024
 
 
 def charge_rate_limit(runtime: AxonRuntime, principal: Principal, cost: int = 1) -> None:
@@ -144,6 +148,9 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         self.axon.closing_hooks.append(self._closing_hook)
+        # Replies (pong, errors) are not awaited; a client that sends but never reads
+        # must not make the server buffer them without bound.
+        self.ws_connection.stream.max_write_buffer_size = WRITE_BUFFER_CAP  # type: ignore[union-attr]
 
     def on_close(self) -> None:
         if self._closing_hook in self.axon.closing_hooks:
@@ -155,7 +162,21 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
         """Release what the subclass holds (subscriptions, tasks)."""
 
     def _shutdown(self) -> None:
-        self.close(GOING_AWAY, "server shutting down")
+        self.end(GOING_AWAY, "server shutting down")
+
+    def end(self, code: int, reason: str) -> None:
+        """Close with `code`; a peer whose buffer is full gets no close frame, just the
+        end of the connection (it is not reading anyway)."""
+        try:
+            self.close(code, reason)
+        except StreamBufferFullError:
+            self._overflowed()
+
+    def _overflowed(self) -> None:
+        log.info("ws: dropping a peer that does not read (%s buffered)", WRITE_BUFFER_CAP)
+        conn = self.ws_connection
+        if conn is not None:
+            conn.stream.close()  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ identity
     async def jupyter_principal(self) -> Principal | None:
@@ -187,7 +208,7 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
         loop = ioloop.IOLoop.current()
         if principal.token_exp is not None:
             delay = max(0.0, principal.token_exp - time.time())
-            self._timers.append(loop.call_later(delay, self.close, UNAUTHORIZED, "token expired"))
+            self._timers.append(loop.call_later(delay, self.end, UNAUTHORIZED, "token expired"))
         interval = self.axon.config.ws_auth_recheck_interval
         if interval > 0:
             self._recheck = ioloop.PeriodicCallback(self._recheck_credential, interval * 1000)
@@ -201,7 +222,7 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
             await self.authenticate_token(credential)
         except Unauthorized as exc:
             reason = exc.details.get("reason", "invalid_credentials")
-            self.close(UNAUTHORIZED, f"credential no longer valid: {reason}")
+            self.end(UNAUTHORIZED, f"credential no longer valid: {reason}")
         except AxonError as exc:  # store trouble: keep the socket, check again later
             log.warning("ws credential re-check failed: %s", exc.message)
 
@@ -231,6 +252,9 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
             return self.write_message(text)
         except WebSocketClosedError:
             return None
+        except StreamBufferFullError:
+            self._overflowed()
+            return None
 
     def send_json(self, message: dict[str, Any]) -> asyncio.Future | None:
         return self.send_text(jsonbody.dumps(message).decode("utf-8"))
@@ -246,6 +270,9 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
         try:
             return conn.stream.write(frames)  # type: ignore[attr-defined]
         except StreamClosedError:
+            return None
+        except StreamBufferFullError:
+            self._overflowed()
             return None
 
 
@@ -305,7 +332,7 @@ class EventSocket(AxonSocketHandler):
 
     def _auth_timeout(self) -> None:
         if self.principal is None:
-            self.close(AUTH_TIMEOUT, "authentication timeout")
+            self.end(AUTH_TIMEOUT, "authentication timeout")
 
     def _start(self, principal: Principal, credential: str | None) -> None:
         first = self.principal is None
@@ -325,7 +352,7 @@ class EventSocket(AxonSocketHandler):
         except AxonError as exc:
             if self.principal is None:
                 code = UNAUTHORIZED if isinstance(exc, Unauthorized) else BAD_REQUEST
-                self.close(code, exc.message[:120])
+                self.end(code, exc.message[:120])
             else:
                 self.send_json(_error(exc))
 
@@ -414,9 +441,9 @@ class EventSocket(AxonSocketHandler):
                 await pending
         except SlowConsumer as exc:
             log.info("ws: cutting off a slow consumer (user %s): %s", sub.user_id, exc)
-            self.close(TRY_AGAIN_LATER, f"slow consumer: {exc}"[:120])
+            self.end(TRY_AGAIN_LATER, f"slow consumer: {exc}"[:120])
         except SubscriptionClosed:
-            self.close(GOING_AWAY, "server shutting down")
+            self.end(GOING_AWAY, "server shutting down")
         except (WebSocketClosedError, StreamClosedError):
             return
 

@@ -67,7 +67,7 @@ class GraphQLSocket(AxonSocketHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open()
         if self.selected_subprotocol != SUBPROTOCOL:
-            self.close(4406, "Subprotocol not acceptable")
+            self.end(4406, "Subprotocol not acceptable")
             return
         self.after(self.axon.config.ws_auth_timeout, self._init_timeout)
 

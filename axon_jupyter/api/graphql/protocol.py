@@ -53,7 +53,7 @@ class Transport(Protocol):
 
     def send_json(self, message: dict[str, Any]) -> Awaitable[None] | None: ...
 
-    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+    def end(self, code: int, reason: str) -> None: ...
 
 
 # Turns connection_init's payload into a context (raises Unauthorized to reject).
@@ -182,7 +182,7 @@ class GraphQLTransportWS:
     def terminate(self, code: int, reason: str) -> None:
         if not self.closed:
             self.closed = True
-            self.transport.close(code, reason)
+            self.transport.end(code, reason)
         self.connection_lost()
 
     def connection_lost(self) -> None:
