@@ -388,7 +388,8 @@ async def test_execution_queries_and_execute_mutation(axon_user, axon_other_user
         executeWorkflow(id: $id, input: $in) { id status workflowId input } }"""
     resp = await gql(axon_user.client, mutation, {"id": wf["id"], "in": {"input": {"k": 2}}})
     started = resp.json()["data"]["executeWorkflow"]
-    assert started["status"] == "queued" and started["input"] == {"k": 2}
+    # a fast in-process run may already have moved on by the time the answer is written
+    assert started["status"] in ("queued", "running", "succeeded") and started["input"] == {"k": 2}
     done = (await axon_user.client.get(f"executions/{started['id']}?wait=10")).json()
     for _ in range(100):
         if done["status"] == "succeeded":
