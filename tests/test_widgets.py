@@ -88,7 +88,7 @@ async def test_monitor_follows_a_real_execution(connection, axon_jupyter_client)
     assert monitor.duration == pytest.approx(final.duration)
     assert any("hello ada" in line for line in monitor.log_lines)
     # What is drawn follows the traits.
-    assert 'data-status="succeeded"' in monitor._header.value
+    assert 'axon-execution-status" data-status="succeeded"' in monitor._header.value
     assert monitor._bar.value == 1.0 and monitor._bar.bar_style == "success"
     assert monitor._dag.value.count('data-state="succeeded"') == 3
     assert "hello ada" in monitor._logs.value

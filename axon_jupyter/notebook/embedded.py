@@ -111,7 +111,10 @@ class EmbeddedServer:
         config.ServerApp.port_retries = 50
         config.ServerApp.open_browser = False
         config.ServerApp.allow_root = True
-        config.ServerApp.log_level = "WARN"
+        # Its log lands in whatever cell runs at the time: only real errors belong there
+        # (a refused request is already the caller's exception).
+        config.ServerApp.log_level = "ERROR"
+        config.AxonApp.log_level = "ERROR"
         config.ServerApp.jpserver_extensions = {"axon_jupyter": True}
         config.IdentityProvider.token = self.token
         # One user, one kernel, on loopback: a per-user budget protects shared servers.

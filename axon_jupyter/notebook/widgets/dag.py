@@ -9,8 +9,9 @@ removes most crossings for the small DAGs people build in notebooks.
 
 from __future__ import annotations
 
+import hashlib
 import html
-import itertools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,6 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "skipped": ("#f9fafb", "#d1d5db"),
     "invalid": ("#fff1f2", "#e11d48"),
 }
-
-_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,12 @@ def render_svg(
     width = max((b.x + NODE_W for b in boxes.values()), default=0) + PAD
     height = max((b.y + NODE_H for b in boxes.values()), default=0) + PAD
     width, height = max(width, 2 * PAD + NODE_W), max(height, 2 * PAD + NODE_H)
-    marker = f"axon-arrow-{next(_ids)}"
+    # Deterministic per picture (the same drawing twice on a page shares an identical
+    # marker), so saved notebook outputs do not change from run to run.
+    digest = hashlib.sha1(
+        json.dumps([definition, dict(states), current], sort_keys=True, default=str).encode()
+    ).hexdigest()[:10]
+    marker = f"axon-arrow-{digest}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="axon-dag" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '

@@ -51,12 +51,15 @@ def _json(value: Any, limit: int = 4000) -> str:
     return text if len(text) <= limit else text[:limit] + "\n…"
 
 
-def _badge(status: str) -> str:
+def _badge(status: str, kind: str = "node") -> str:
     fill, stroke = STATE_COLOURS.get(status, STATE_COLOURS["pending"])
+    style = (
+        f"background:{fill};color:{stroke};border:1px solid {stroke};border-radius:10px;"
+        "padding:1px 9px;font-weight:600"
+    )
     return (
-        f'<span class="axon-status" data-status="{html.escape(status)}" style="background:{fill};'
-        f"color:{stroke};border:1px solid {stroke};border-radius:10px;padding:1px 9px;"
-        f'font-weight:600">{html.escape(status)}</span>'
+        f'<span class="axon-status axon-{kind}-status" data-status="{html.escape(status)}" '
+        f'style="{style}">{html.escape(status)}</span>'
     )
 
 
@@ -363,7 +366,8 @@ class ExecutionMonitor(widgets.VBox):
         name = html.escape(self.workflow_name or self.workflow_id)
         self._header.value = (
             f'<div style="display:flex;gap:10px;align-items:center">'
-            f"<b>{name}</b> <code>{html.escape(self.execution_id)}</code> {_badge(self.status)}"
+            f"<b>{name}</b> <code>{html.escape(self.execution_id)}</code> "
+            f"{_badge(self.status, 'execution')}"
             "</div>"
         )
         self._bar.value = max(0.0, min(1.0, self.progress))
