@@ -28,6 +28,7 @@ from .connection import client, connect, current, disconnect
 from .decorators import node
 from .errors import AxonNotebookError, WorkflowInvalid
 from .magics import load_ipython_extension
+from .runs import last_monitor
 from .runs import run_workflow as run
 
 _LAZY = {
@@ -67,6 +68,7 @@ __all__ = [
     "connect",
     "current",
     "disconnect",
+    "last_monitor",
     "load_ipython_extension",
     "node",
     "render_svg",

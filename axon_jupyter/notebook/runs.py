@@ -16,6 +16,14 @@ from typing import Any
 
 from .builder import resolve_workflow
 
+_last_monitor: Any = None
+
+
+def last_monitor() -> Any:
+    """The ExecutionMonitor of the most recent run from this process (e.g. to check on
+    `%axon run etl --no-wait` later, or `await last_monitor().wait_async()`)."""
+    return _last_monitor
+
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
     """The event loop running in this thread (a kernel's), or None (plain IPython)."""
@@ -50,9 +58,11 @@ def run_workflow(
     execution = client.workflows.execute(wf.id, input=dict(input or {}))
     if not monitor:
         return client.executions.wait(execution.id, timeout=None) if wait else execution
+    global _last_monitor
     widget = ExecutionMonitor(
         execution, connection=connection, definition=wf.definition, workflow_name=wf.name
     )
+    _last_monitor = widget
     # Outside a kernel nothing renders a widget: say the outcome in a line instead.
     in_kernel = current_kernel() is not None
     if show and in_kernel:
