@@ -14,9 +14,13 @@ import re
 import pytest
 from axonos import Execution
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from axon_jupyter.notebook import connection as conn_module
 from axon_jupyter.notebook.magics import SUBCOMMANDS
+
+# The test shell keeps no history file in the user's ~/.ipython.
+NO_HISTORY = Config({"HistoryManager": {"enabled": False}})
 
 call = asyncio.to_thread
 
@@ -41,7 +45,7 @@ connections:
 
 @pytest.fixture
 def shell():
-    ip = InteractiveShell.instance()
+    ip = InteractiveShell.instance(config=NO_HISTORY)
     ip.extension_manager.load_extension("axon_jupyter")
     yield ip
     conn_module.disconnect()

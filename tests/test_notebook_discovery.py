@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from axonos import AxonOS
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from axon_jupyter.notebook import connection as conn_module
 from axon_jupyter.notebook.connection import (
@@ -31,6 +32,9 @@ from axon_jupyter.notebook.connection import (
     running_servers,
 )
 from axon_jupyter.testing import AxonServerProcess
+
+# The test shell keeps no history file in the user's ~/.ipython.
+NO_HISTORY = Config({"HistoryManager": {"enabled": False}})
 
 ADMIN, PASSWORD = "admin@example.com", "correct-horse-battery"
 SLOW_YAML = (
@@ -199,7 +203,7 @@ def test_ctrl_c_in_plain_ipython_stops_the_execution(jupyter_server, capsys):
     Ctrl-C sends) arrives while it waits, and the execution is stopped, not abandoned."""
     from axon_jupyter.notebook.widgets.monitor import ExecutionMonitor
 
-    shell = InteractiveShell.instance()
+    shell = InteractiveShell.instance(config=NO_HISTORY)
     shell.extension_manager.load_extension("axon_jupyter")
     shell.run_line_magic("axon", f"connect {jupyter_server.url} --token {jupyter_server.token}")
     shell.run_cell_magic("axon", "workflow slow", SLOW_YAML)

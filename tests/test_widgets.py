@@ -239,3 +239,41 @@ async def test_builder_edits_an_existing_workflow_and_reports_server_errors(
     assert stored["definition"]["connections"] == [
         {"from": "start", "to": "pause", "sourcePort": "output", "targetPort": "input"}
     ]
+
+
+def test_config_fields_are_typed_from_the_schema():
+    """One widget per JSON Schema type; untouched optional fields stay out of the config."""
+    from axon_jupyter.notebook.widgets.builder import ConfigField
+
+    retries = ConfigField("retries", {"type": "integer", "default": 3}, None, False)
+    assert isinstance(retries.widget, widgets.IntText) and retries.widget.value == 3
+    assert not retries.included  # the node's default applies
+    retries.widget.value = 5
+    assert retries.included and retries.read() == 5
+
+    ratio = ConfigField("ratio", {"type": "number"}, 0.5, True)
+    assert isinstance(ratio.widget, widgets.FloatText) and ratio.included and ratio.read() == 0.5
+    assert ratio.widget.description == "ratio *"  # required fields are marked
+
+    url = ConfigField("url", {"type": "string"}, "http://x", True)
+    assert isinstance(url.widget, widgets.Text) and url.read() == "http://x"
+    code = ConfigField("code", {"type": "string"}, None, True)
+    assert isinstance(code.widget, widgets.Textarea)
+
+    method = ConfigField("method", {"type": "string", "enum": ["GET", "POST"]}, None, False)
+    assert isinstance(method.widget, widgets.Dropdown) and method.widget.value == "GET"
+
+    headers = ConfigField("headers", {"type": "object"}, {"a": "b"}, False)
+    assert isinstance(headers.widget, widgets.Textarea) and headers.read() == {"a": "b"}
+    headers.widget.value = "[1, 2]"
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        headers.read()
+
+    flag = ConfigField("flag", {"type": "boolean", "default": True}, None, False)
+    assert isinstance(flag.widget, widgets.Checkbox) and flag.read() is True
+
+    mixed = ConfigField("expression", {"type": ["string", "boolean"]}, None, True)
+    mixed.widget.value = "true"
+    assert mixed.read() is True  # several types: JSON when it is JSON
+    mixed.widget.value = "{{ input.ok }}"
+    assert mixed.read() == "{{ input.ok }}"

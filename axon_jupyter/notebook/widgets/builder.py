@@ -57,6 +57,14 @@ def _type_matches(value: Any, kind: Any) -> bool:
     return False
 
 
+def _single_type(kind: Any) -> str | None:
+    """The one JSON type a field holds (a nullable one counts), or None when several."""
+    if isinstance(kind, list):
+        types = [k for k in kind if k != "null"]
+        return types[0] if len(types) == 1 else None
+    return kind
+
+
 class ConfigField:
     """One config key's widget and how to read it back."""
 
@@ -67,7 +75,7 @@ class ConfigField:
         self.present = value is not None
         self.touched = False
         self.error: str | None = None
-        kind = schema.get("type")
+        kind = self.kind = _single_type(schema.get("type"))
         default = schema.get("default")
         shown = value if value is not None else default
         label = f"{key}{' *' if required else ''}"
@@ -143,7 +151,7 @@ class ConfigField:
     def read(self) -> Any:
         """The value for the config (raises ValueError with a readable reason)."""
         value = self.widget.value
-        kind = self.schema.get("type")
+        kind = self.kind
         if isinstance(self.widget, widgets.Textarea) and kind in JSON_TYPES:
             if not value.strip():
                 return None
