@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import AxonNotebookError, WorkflowInvalid, invalid_workflow
@@ -435,7 +435,3 @@ class Workflow:
             f"<Workflow {self.name!r}: {len(self._nodes)} nodes, "
             f"{len(self._connections)} connections>"
         )
-
-
-def iter_node_ids(definition: Mapping[str, Any]) -> Iterable[str]:
-    return (n["id"] for n in definition.get("nodes") or [] if isinstance(n, Mapping))

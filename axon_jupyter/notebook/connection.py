@@ -81,9 +81,13 @@ class Connection:
     def close(self) -> None:
         """Revoke the key minted for this kernel and close the HTTP pool."""
         if self.minted_key_id is not None:
-            # Best effort at exit: the key expires by itself anyway.
-            with contextlib.suppress(Exception):
-                self.client.api_keys.revoke(self.minted_key_id)
+            # Best effort, often at exit while the server itself shuts down: a short
+            # timeout and no retries (the key expires by itself anyway).
+            with (
+                contextlib.suppress(Exception),
+                AxonOS(api_key=self.api_key, base_url=self.api_url, timeout=2, max_retries=0) as c,
+            ):
+                c.api_keys.revoke(self.minted_key_id)
             self.minted_key_id = None
         if self._client is not None:
             self._client.close()

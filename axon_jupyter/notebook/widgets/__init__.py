@@ -1,0 +1,1 @@
+"""The notebook widgets: ExecutionMonitor, WorkflowBuilder, and the DAG drawing they share."""
