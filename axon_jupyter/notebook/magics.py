@@ -227,14 +227,14 @@ class AxonMagics(Magics):
         from .connection import current
         from .widgets.dag import render_svg
 
-        data = Workflow.from_yaml(args.name, cell or "")
+        draft = Workflow.from_yaml(args.name, cell or "")
         client = current().client
-        definition = data.definition(fetch_catalog(client))
+        definition = draft.definition(fetch_catalog(client))
         saved = save_definition(
             client,
             args.name,
             definition,
-            description=args.description or data.description,
+            description=args.description or draft.description,
             status=args.status,
         )
         print(
