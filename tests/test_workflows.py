@@ -244,3 +244,15 @@ async def test_unknown_route_and_method_use_the_envelope(axon_user):
     assert missing.headers["X-Request-Id"]
     wrong = await axon_user.client.request("PATCH", "workflows", body=b"{}")
     assert wrong.status == 405 and wrong.error_code == "METHOD_NOT_ALLOWED"
+
+
+async def test_early_error_on_a_request_with_a_body_closes_the_connection_cleanly(axon_client):
+    """A 401 decided before the body is read tells the client the connection ends."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=axon_client.api_url) as http:
+        first = await http.post("/workflows", json={"name": "x"})
+        assert first.status_code == 401 and first.headers["Connection"] == "close"
+        second = await http.post("/workflows", json={"name": "y"})  # must not be dropped
+        assert second.status_code == 401
+        assert (await http.get("/health")).status_code == 200

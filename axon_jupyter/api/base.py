@@ -114,6 +114,14 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
         elif not self._body_too_large:
             self._body_chunks.append(chunk)
 
+    def _body_unread(self) -> bool:
+        """True when the answer goes out before the request body was read (an error in
+        prepare()): tornado then drops the connection, so the client must be told."""
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit():
+            return int(length) > getattr(self, "_body_size", 0)
+        return "chunked" in self.request.headers.get("Transfer-Encoding", "").lower()
+
     def raw_body(self) -> bytes:
         if self._body_too_large:
             raise PayloadTooLarge(
@@ -239,6 +247,10 @@ class AxonHandler(ExtensionHandlerMixin, APIHandler):
                 self.set_header(name, value)
         if err.status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="axon"')
+        if self._body_unread():
+            # Without this header a keep-alive client would send its next request on a
+            # connection tornado is about to close, and see it dropped without answer.
+            self.set_header("Connection", "close")
         if isinstance(err, RateLimited):
             self.set_header("Retry-After", str(err.retry_after))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
