@@ -18,6 +18,7 @@ from .config import AxonConfig
 from .engine.engine import Engine
 from .engine.engine import settings_from_config as engine_settings
 from .engine.events import EventBus
+from .errors import Unavailable
 from .nodes.catalog import NodeCatalog, settings_from_config
 from .services.auth import AuthService
 from .services.executions import ExecutionService
@@ -33,7 +34,9 @@ class AxonRuntime:
     def __init__(self, config: AxonConfig):
         self.config = config.resolved()
         self.store = SqliteStore(
-            sqlite_path_from_url(self.config.db_url), synchronous=self.config.sqlite_synchronous
+            sqlite_path_from_url(self.config.db_url),
+            synchronous=self.config.sqlite_synchronous,
+            busy_timeout_ms=self.config.sqlite_busy_timeout_ms,
         )
         self.signer = TokenSigner(
             self.config.jwt_secret,
@@ -66,6 +69,7 @@ class AxonRuntime:
         # Transports register here to close their live connections (1001) on shutdown.
         self.closing_hooks: list[Callable[[], None]] = []
         self._started: asyncio.Task | None = None
+        self._stopping = False
         self._owner_id: str | None = None
         self._oauth = None
 
@@ -79,6 +83,9 @@ class AxonRuntime:
         return self._oauth
 
     async def ready(self) -> None:
+        if self._stopping:
+            # A request racing shutdown must not re-open what stop() is closing.
+            raise Unavailable("Axon is shutting down", {"reason": "shutting_down"})
         if self._started is None:
             self._started = asyncio.ensure_future(self._start())
         await asyncio.shield(self._started)
@@ -103,13 +110,16 @@ class AxonRuntime:
             if user is not None:
                 return user
         email = self.config.owner_email or self.config.admin_email or "jupyter@localhost"
+        # The owner of a single-user server is not throttled by its own server's
+        # standard plan: the enterprise budget applies (a configured admin keeps theirs).
         user = await self.auth.ensure_user(
-            email, None, name=jupyter_name or "Jupyter owner", role="admin"
+            email, None, name=jupyter_name or "Jupyter owner", role="admin", plan="enterprise"
         )
         self._owner_id = user.id
         return user
 
     async def stop(self) -> None:
+        self._stopping = True
         for hook in list(self.closing_hooks):
             hook()
         await self.health.stop()
