@@ -356,3 +356,12 @@ async def test_shutdown_closes_1001(axon_client, axon_user, axon_runtime):
     await axon_runtime.stop()
     assert (await closed_with(ws))[0] == 1001
     assert (await closed_with(pending))[0] == 1001
+
+
+async def test_jupyter_token_in_the_auth_message_acts_as_owner(
+    axon_client, axon_runtime, jp_serverapp
+):
+    ws, hello = await authed(axon_client, jp_serverapp.identity_provider.token)
+    owner = await axon_runtime.owner()
+    assert hello["data"]["user"]["id"] == owner.id
+    await ws.close()

@@ -34,6 +34,7 @@ Transport only: ownership is answered by the services, never by the store.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections import OrderedDict
@@ -196,6 +197,15 @@ class AxonSocketHandler(ExtensionHandlerMixin, WebSocketHandler, JupyterHandler)
             raise Unauthorized("a token is required", {"reason": "missing_credentials"})
         if looks_like_api_key(token):
             return await self.axon.auth.authenticate_api_key(token)
+        jupyter_token = getattr(self.identity_provider, "token", "") or ""
+        if (
+            jupyter_token
+            and self.axon.config.trust_jupyter_identity
+            and hmac.compare_digest(token.encode(), jupyter_token.encode())
+        ):
+            # Jupyter's own token acts as the owner here too, as it does over REST.
+            user = await self.axon.owner()
+            return Principal(user=user, via="jupyter")
         return await self.axon.auth.authenticate_bearer(token)
 
     def authenticated(self, principal: Principal, credential: str | None) -> None:
