@@ -90,9 +90,10 @@ async def test_plans_and_per_user_overrides(axon_user_factory, axon_runtime, axo
     assert rate(first)[:2] == (2, 1)
     assert (await custom.client.get("workflows")).status == 200
     assert (await custom.client.get("workflows")).status == 429
-    # the Jupyter identity is a user like any other: it is counted too
+    # the Jupyter identity is counted too, on the enterprise budget the owner account gets
     owner = await axon_jupyter_client.get("workflows")
-    assert owner.status == 200 and rate(owner)[0] == LIMIT
+    assert owner.status == 200 and rate(owner)[0] == 100000
+    assert rate(await axon_jupyter_client.get("workflows"))[1] == 100000 - 2
 
 
 async def test_oauth_tokens_share_the_users_budget(axon_client, axon_admin, axon_user):
