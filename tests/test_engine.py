@@ -66,6 +66,8 @@ async def test_data_flows_along_connections_to_sink_output(alice, axon_runtime):
     assert wf_body["execution_count"] == 1
     stored = await axon_runtime.store.get_execution(alice.id, ex["id"])
     assert stored.definition["nodes"][0]["id"] == "a"  # the frozen snapshot
+    # The waited-for answer is exactly what the database holds.
+    assert (await alice.client.get(f"executions/{ex['id']}")).json() == ex
 
 
 async def test_templates_render_input_nodes_and_inputs(alice, axon_runtime):
@@ -239,6 +241,7 @@ async def test_timeout_fails_the_node_and_fail_fast_cancels_the_rest(alice, axon
     assert nodes["other"]["error"]["code"] == "CANCELLED"
     assert nodes["after"]["status"] == "pending"
     assert ex["output"] is None and ex["current_node"] == "slow"
+    assert (await alice.client.get(f"executions/{ex['id']}")).json() == ex
 
 
 async def test_inline_exception_fails_only_that_execution(alice, axon_runtime):

@@ -219,6 +219,7 @@ async def test_retry_modes(alice, axon_runtime):
     assert nodes["a"]["outputs"] == {"output": {"v": 1}}
     assert nodes["b"]["attempts"] == 1 and nodes["b"]["reused"] is False
     assert retried["output"] == {"c": {"output": {"attempt": 1}}}
+    assert (await client.get(f"executions/{retried['id']}")).json() == retried
     logs = (await client.get(f"executions/{retried['id']}/logs")).json()["logs"]
     assert any("reusing outputs of 1 node(s)" in x["message"] for x in logs)
 

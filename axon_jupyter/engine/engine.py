@@ -31,7 +31,7 @@ import os
 import secrets
 import socket
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -53,6 +53,7 @@ log = logging.getLogger("axon.engine")
 
 Resolver = Callable[[str, str, str | None], Awaitable[NodeType]]
 CODE_POLICIES = ("owner", "all", "off")
+PLAN_CACHE_SIZE = 64
 HOST = socket.gethostname()
 INTERRUPTED = {
     "code": "EXECUTION_INTERRUPTED",
@@ -70,7 +71,7 @@ class EngineSettings:
     max_parallel_nodes: int = 32  # nodes running at once within one execution
     max_running_nodes: int = 256  # nodes running at once across all executions
     lease_s: float = 30.0  # lease length; heartbeat every lease_s / 3
-    flush_interval: float = 0.02  # longest a non-urgent change waits for its commit
+    flush_interval: float = 0.05  # longest a non-urgent change waits for its commit
     max_subworkflow_depth: int = 8
     code_nodes: str = "owner"  # who may run Python code nodes: owner | all | off
     workers: WorkerSettings = field(default_factory=WorkerSettings)
@@ -159,10 +160,14 @@ class Engine:
             interval=self.settings.flush_interval,
             on_lost=self._on_lost,
         )
-        self.node_slots = asyncio.Semaphore(max(1, self.settings.max_running_nodes))
+        # The global node bound: a counter the DAG loops check before launching a node
+        # (cheaper than a semaphore per node); runs that found it full wait in `starved`.
+        self.nodes_running = 0
+        self.starved: set[ExecutionRun] = set()
         self.inline = InlineRunner()
         self.process = ProcessRunner(self.settings.workers)
         self.runs: dict[str, ExecutionRun] = {}
+        self._plans: OrderedDict[tuple, tuple[Plan, dict[str, str]]] = OrderedDict()
         self._queue: deque[ExecutionRun] = deque()
         self._active: set[ExecutionRun] = set()
         self._timers: list[asyncio.Task] = []
@@ -216,6 +221,13 @@ class Engine:
                 raise
             except Exception:  # a timer must survive a locked database
                 log.exception("engine: %s failed", getattr(job, "__name__", "job"))
+
+    def release_node(self) -> None:
+        self.nodes_running -= 1
+        if self.starved:
+            waiting, self.starved = self.starved, set()
+            for run in waiting:
+                run.wake()
 
     def runner_for(self, node_type: NodeType) -> Any:
         return self.process if node_type.execution == "process" else self.inline
@@ -399,7 +411,7 @@ class Engine:
                 {"field": "definition.nodes", "issue": "is empty"},
             )
         types = await self.resolve_types(user.id, definition)
-        plan = build_plan(definition, types)
+        plan, encoded = self._plan(workflow.id, workflow_version, definition, types)
         self.check_code_policy(user, plan, via)
         now = time.time()
         ex = Execution(
@@ -408,7 +420,7 @@ class Engine:
             user_id=user.id,
             workflow_version=workflow_version,
             input=input,
-            node_versions=plan.node_versions(),
+            node_versions=plan.versions,
             definition=definition,
             retry_of=retry_of.id if retry_of is not None else None,
             retry_mode=retry_mode,
@@ -432,14 +444,38 @@ class Engine:
                 records.append(
                     replace(old, execution_id=ex.id, attempts=0, started_at=None, finished_at=None)
                 )
-        await self.store.create_execution(ex, records)
+        await self.store.create_execution(ex, records, encoded=encoded)
         run = ExecutionRun(self, ex, plan, workflow_name=workflow.name, reused=reused, depth=depth)
+        run.reused_records = records
         run.via = via
         if reused:
             run.log(None, "info", f"reusing outputs of {len(reused)} node(s) from {retry_of.id}")
         self.events.publish(run.update_event("queued"))
         self._submit(run, immediate=depth > 0)
         return run
+
+    def _plan(
+        self,
+        workflow_id: str,
+        revision: int,
+        definition: dict[str, Any],
+        types: dict[str, NodeType],
+    ) -> tuple[Plan, dict[str, str]]:
+        """The plan and the encoded snapshot, cached per workflow revision and resolved
+        node types: a revision never changes, and running one again should not pay for
+        planning and encoding it again. Plans are read-only once built."""
+        refs = tuple((types[node["id"]].ref, node.get("version")) for node in definition["nodes"])
+        key = (workflow_id, revision, len(definition.get("connections", ())), refs)
+        cached = self._plans.get(key)
+        if cached is not None:
+            self._plans.move_to_end(key)
+            return cached
+        plan = build_plan(definition, types)
+        encoded = {"definition": _json(definition), "node_versions": _json(plan.versions)}
+        self._plans[key] = (plan, encoded)
+        if len(self._plans) > PLAN_CACHE_SIZE:
+            self._plans.popitem(last=False)
+        return plan, encoded
 
     def _submit(self, run: ExecutionRun, *, immediate: bool = False) -> None:
         self.runs[run.id] = run

@@ -28,12 +28,14 @@ import json
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AxonError
-from ..models import Execution
+from ..models import Execution, ExecutionNode, from_epoch
 from ..nodes.types import NodeError
+from ..store.executions import node_from_row
 from .journal import node_event, notification_event, update_event
 from .plan import Plan, PlannedNode
 from .runners import NodeFailure
@@ -189,6 +191,10 @@ class ExecutionRun:
         depth: int = 0,
     ):
         self.engine = engine
+        self.execution = execution  # as inserted (queued): the base of snapshot()
+        self.committed = False  # its terminal state is in the database
+        self.final_rows: dict[str, tuple[Any, ...]] = {}  # node id -> last committed row
+        self.reused_records: list[ExecutionNode] = []
         self.id = execution.id
         self.user_id = execution.user_id
         self.workflow_id = execution.workflow_id
@@ -198,7 +204,7 @@ class ExecutionRun:
         self.depth = depth
         self.via = "engine"  # how the principal who started it authenticated (code policy)
         self.status = "queued"
-        self.progress = 0.0
+        self.final_progress: float | None = None
         self.current_node: str | None = None
         self.output: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
@@ -207,10 +213,12 @@ class ExecutionRun:
         self.progress_dirty = False
         self.outputs: dict[str, dict[str, Any]] = {}
         self.reused = reused or {}
-        self.states = {nid: NodeState(self, node) for nid, node in plan.nodes.items()}
-        for nid, outputs in self.reused.items():
-            state = self.states[nid]
-            state.status, state.outputs = "succeeded", outputs
+        # Live records of nodes that run or wait for their row to be written; the
+        # journal drops a record once its final row is committed, keeping only the
+        # status (plain strings: nothing for the garbage collector to walk). A 10k-node
+        # run thus never holds 10k record objects at once.
+        self.states: dict[str, NodeState] = {}
+        self.statuses: dict[str, str] = dict.fromkeys(self.reused, "succeeded")
         self.total = len(plan.nodes)
         self.finished_count = 0
         self.task: asyncio.Task | None = None
@@ -221,11 +229,21 @@ class ExecutionRun:
         self._cancel_error: dict[str, Any] = {"code": "STOPPED", "message": "execution stopped"}
         self._log_lines = 0
         self._failure: str | None = None
-        self._wakeup: asyncio.Future | None = None
-        self._done_q: deque[asyncio.Task] = deque()
-        self._task_node: dict[asyncio.Task, str] = {}
+        self.failure_reason: str | None = None
+        self._running: dict[str, asyncio.Task] = {}  # node id -> its task
+        self._ready: deque[str] = deque()
+        self._sorter: TopologicalSorter[str] | None = None
+        self._all_done: asyncio.Future | None = None
+        self._stopping = False
 
     # ------------------------------------------------------------ records
+    @property
+    def progress(self) -> float:
+        """Share of nodes finished (succeeded, failed, skipped or reused), 0..1."""
+        if self.final_progress is not None:
+            return self.final_progress
+        return round(self.finished_count / self.total, 4) if self.total else 0.0
+
     def update_event(self, status: str) -> Event:
         return update_event(self, status)
 
@@ -244,12 +262,20 @@ class ExecutionRun:
             (self.id, time.time(), LOG_LEVELS.get(str(level).lower(), "info"), node_id, message)
         )
 
+    def _state(self, node: PlannedNode) -> NodeState:
+        state = self.states.get(node.id)
+        if state is None:
+            state = self.states[node.id] = NodeState(self, node)
+        return state
+
     def _finish_node(self, state: NodeState, status: str) -> None:
         state.status = status
+        self.statuses[state.id] = status
+        if status == "failed" and self.failure_reason is None:
+            self.failure_reason = (state.error or {}).get("message")
         state.finished_at = time.time()
         self.engine.journal.node(state)
         self.finished_count += 1
-        self.progress = round(self.finished_count / self.total, 4) if self.total else 1.0
         self.engine.journal.progress(self)
 
     # ------------------------------------------------------------ the DAG loop
@@ -278,57 +304,13 @@ class ExecutionRun:
 
     async def _run_dag(self) -> tuple[str, dict[str, Any] | None]:
         plan = self.plan
-        nodes = plan.nodes
-        sorter: TopologicalSorter[str] = TopologicalSorter(plan.graph())
-        sorter.prepare()
-        ready: deque[str] = deque(sorter.get_ready())
-        loop = asyncio.get_running_loop()
-        running = self._task_node
-        done_q = self._done_q
-        limit = self.engine.settings.max_parallel_nodes
-        on_done = self._on_task_done
-        while True:
-            while ready and len(running) < limit and self._failure is None:
-                nid = ready.popleft()
-                if nid in self.reused:
-                    self.outputs[nid] = self.reused[nid]
-                    self.finished_count += 1
-                    sorter.done(nid)
-                    ready.extend(sorter.get_ready())
-                    continue
-                node = nodes[nid]
-                inputs = self._gather(node)
-                if inputs is SKIP:
-                    self._finish_node(self.states[nid], "skipped")
-                    sorter.done(nid)
-                    ready.extend(sorter.get_ready())
-                    continue
-                task = loop.create_task(self._run_node(node, inputs))
-                running[task] = nid
-                task.add_done_callback(on_done)
-            if not running:
-                break
-            if not done_q:
-                self._wakeup = loop.create_future()
-                await self._wakeup
-                self._wakeup = None
-            while done_q:
-                task = done_q.popleft()
-                nid = running.pop(task)
-                if not task.cancelled() and task.result():
-                    sorter.done(nid)
-                    ready.extend(sorter.get_ready())
-                elif self._failure is None:
-                    self._failure = nid
-                    self._cancel_error = {
-                        "code": "CANCELLED",
-                        "message": f"cancelled because node {nid!r} failed",
-                    }
-                    for other in running:
-                        other.cancel()
+        self._sorter = plan.sorter()
+        self._ready.extend(self._sorter.get_ready())
+        self._all_done = asyncio.get_running_loop().create_future()
+        self._schedule()
+        await self._all_done
         if self._failure is not None:
-            failed = self.states[self._failure]
-            reason = (failed.error or {}).get("message", "failed")
+            reason = self.failure_reason or "failed"
             self.current_node = self._failure
             return "failed", {
                 "code": "NODE_FAILED",
@@ -338,16 +320,87 @@ class ExecutionRun:
         self.output = {
             sink: self.outputs[sink]
             for sink in plan.sinks
-            if self.states[sink].status == "succeeded"
+            if self.statuses.get(sink) == "succeeded"
         }
         self.current_node = None
         return "succeeded", None
 
-    def _on_task_done(self, task: asyncio.Task) -> None:
-        self._done_q.append(task)
-        wakeup = self._wakeup
-        if wakeup is not None and not wakeup.done():
-            wakeup.set_result(None)
+    def _schedule(self) -> None:
+        """Start what is ready, within the per-execution and global bounds. Called at the
+        start and by every node as it finishes (from its own task), so a finished node's
+        successors start in the same loop iteration: no central loop to wake up."""
+        try:
+            ready, running, nodes = self._ready, self._running, self.plan.nodes
+            sorter, engine = self._sorter, self.engine
+            limit = engine.settings.max_parallel_nodes
+            budget = engine.settings.max_running_nodes
+            while ready and len(running) < limit and self._failure is None and not self._stopping:
+                nid = ready[0]
+                if nid in self.reused:
+                    ready.popleft()
+                    self.outputs[nid] = self.reused[nid]
+                    self.finished_count += 1
+                    sorter.done(nid)
+                    ready.extend(sorter.get_ready())
+                    continue
+                node = nodes[nid]
+                inputs = self._gather(node)
+                if inputs is SKIP:
+                    ready.popleft()
+                    self._finish_node(self._state(node), "skipped")
+                    sorter.done(nid)
+                    ready.extend(sorter.get_ready())
+                    continue
+                if engine.nodes_running >= budget:
+                    engine.starved.add(self)  # woken when any node anywhere finishes
+                    break
+                ready.popleft()
+                engine.nodes_running += 1
+                task = asyncio.get_running_loop().create_task(
+                    self._run_node(node, inputs), name=nid
+                )
+                running[nid] = task
+            if (
+                not running
+                and (not ready or self._failure is not None or self._stopping)
+                and not self._all_done.done()
+            ):
+                self._all_done.set_result(None)
+        except Exception as exc:  # an engine bug surfaces in execute(), not in a node
+            if self._all_done is not None and not self._all_done.done():
+                self._all_done.set_exception(exc)
+
+    def _report(self, nid: str, ok: bool) -> None:
+        """A node's task is ending: account for it and start what it unblocked."""
+        if self._running.pop(nid, None) is None:
+            return
+        self.engine.release_node()
+        if ok:
+            self._sorter.done(nid)
+            self._ready.extend(self._sorter.get_ready())
+        elif self._failure is None and not self._stopping:
+            self._failure = nid
+            self._cancel_error = {
+                "code": "CANCELLED",
+                "message": f"cancelled because node {nid!r} failed",
+            }
+            for other in list(self._running.values()):
+                self._cancel(other)
+        self._schedule()
+
+    def _cancel(self, task: asyncio.Task) -> None:
+        # A task cancelled before it ever ran never reaches its `finally`: its done
+        # callback reports it instead (a no-op for a task that did report).
+        task.add_done_callback(self._task_closed)
+        task.cancel()
+
+    def _task_closed(self, task: asyncio.Task) -> None:
+        self._report(task.get_name(), False)
+
+    def wake(self) -> None:
+        """The engine's global node bound has room again."""
+        if self._all_done is not None and not self._all_done.done():
+            asyncio.get_running_loop().call_soon(self._schedule)
 
     def _gather(self, node: PlannedNode) -> dict[str, Any] | _Skip:
         if node.disabled:
@@ -374,100 +427,97 @@ class ExecutionRun:
         return inputs if delivered else SKIP
 
     async def _cancel_running(self) -> None:
-        tasks = list(self._task_node)
+        self._stopping = True
+        tasks = list(self._running.values())
         for task in tasks:
-            task.cancel()
+            self._cancel(task)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._task_node.clear()
+        for nid in list(self._running):
+            self._report(nid, False)
 
     # ------------------------------------------------------------ one node
     async def _run_node(self, node: PlannedNode, inputs: dict[str, Any]) -> bool:
-        """All attempts of one node; True when it succeeded."""
-        state = self.states[node.id]
+        """All attempts of one node (one coroutine: this is the per-node hot path);
+        True when it succeeded."""
+        state = self._state(node)
+        journal = self.engine.journal
+        runner = self.engine.runner_for(node.type)
+        error: dict[str, Any] = {}
+        ok = False
         try:
-            return await self._attempts(node, state, inputs)
+            for attempt in range(1, node.max_attempts + 1):
+                state.status = "running"
+                state.attempts = attempt
+                if state.started_at is None:
+                    state.started_at = time.time()
+                state.error = None
+                journal.node(state)
+                if self.current_node != node.id:
+                    self.current_node = node.id
+                    journal.progress(self)
+                try:
+                    config = node.config
+                    if node.templated:
+                        context = {"input": self.input, "nodes": self.outputs, "inputs": inputs}
+                        config = render_config(config, context, node.raw_keys)
+                    ctx = RunContext(self, node.id, attempt)
+                    if node.timeout_s:
+                        async with asyncio.timeout(node.timeout_s):
+                            result = await runner.run(node.type, inputs, config, ctx)
+                    else:
+                        result = await runner.run(node.type, inputs, config, ctx)
+                    outputs = self._normalize(node, result)
+                    try:
+                        encoded = _dumps(outputs)
+                    except (TypeError, ValueError) as exc:
+                        raise NodeFailure(
+                            {"code": "OUTPUT_ERROR", "message": f"outputs are not JSON: {exc}"}
+                        ) from None
+                    if len(encoded) > MAX_OUTPUT_BYTES:
+                        raise NodeFailure(
+                            {
+                                "code": "OUTPUT_ERROR",
+                                "message": f"node outputs larger than {MAX_OUTPUT_BYTES} bytes",
+                            }
+                        )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    error = _error_of(exc, node)
+                    if isinstance(exc, ConfigTemplateError):
+                        break  # a template renders the same every time: retrying cannot help
+                else:
+                    state.outputs = outputs
+                    state.outputs_json = encoded
+                    self.outputs[node.id] = outputs
+                    self._finish_node(state, "succeeded")
+                    ok = True
+                    return True
+                if attempt < node.max_attempts:
+                    state.error = error
+                    self.log(
+                        node.id,
+                        "warning",
+                        f"attempt {attempt}/{node.max_attempts} failed: "
+                        f"{error.get('message')}; retrying in {node.backoff_s:g} s",
+                    )
+                    if node.backoff_s:
+                        await asyncio.sleep(node.backoff_s)
+            state.error = error
+            self.log(node.id, "error", f"node {node.id!r} failed: {error.get('message')}")
+            self._finish_node(state, "failed")
+            return False
         except asyncio.CancelledError:
             if not self.abandoned:
                 state.error = self._cancel_error
                 state.status = "stopped"
                 state.finished_at = time.time()
-                self.engine.journal.node(state)
+                journal.node(state)
             raise
-
-    async def _attempts(self, node: PlannedNode, state: NodeState, inputs: dict[str, Any]) -> bool:
-        journal = self.engine.journal
-        slots = self.engine.node_slots
-        error: dict[str, Any] = {}
-        for attempt in range(1, node.max_attempts + 1):
-            try:
-                async with slots:
-                    state.status = "running"
-                    state.attempts = attempt
-                    if state.started_at is None:
-                        state.started_at = time.time()
-                    state.error = None
-                    journal.node(state)
-                    if self.current_node != node.id:
-                        self.current_node = node.id
-                        journal.progress(self)
-                    result = await self._attempt(node, inputs, attempt)
-                outputs = self._normalize(node, result)
-                try:
-                    encoded = _dumps(outputs)
-                except (TypeError, ValueError) as exc:
-                    raise NodeFailure(
-                        {"code": "OUTPUT_ERROR", "message": f"outputs are not JSON: {exc}"}
-                    ) from None
-                if len(encoded) > MAX_OUTPUT_BYTES:
-                    raise NodeFailure(
-                        {
-                            "code": "OUTPUT_ERROR",
-                            "message": f"node outputs larger than {MAX_OUTPUT_BYTES} bytes",
-                        }
-                    )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                error = _error_of(exc, node)
-                if isinstance(exc, ConfigTemplateError):
-                    break  # a template renders the same every time: retrying cannot help
-            else:
-                state.outputs = outputs
-                state.outputs_json = encoded
-                state.error = None
-                self.outputs[node.id] = outputs
-                self._finish_node(state, "succeeded")
-                return True
-            if attempt < node.max_attempts:
-                state.error = error
-                self.log(
-                    node.id,
-                    "warning",
-                    f"attempt {attempt}/{node.max_attempts} failed: {error.get('message')}; "
-                    f"retrying in {node.backoff_s:g} s",
-                )
-                if node.backoff_s:
-                    await asyncio.sleep(node.backoff_s)
-        state.error = error
-        self.log(node.id, "error", f"node {node.id!r} failed: {error.get('message')}")
-        self._finish_node(state, "failed")
-        return False
-
-    async def _attempt(self, node: PlannedNode, inputs: dict[str, Any], attempt: int) -> Any:
-        config = node.config
-        if node.templated:
-            config = render_config(
-                config,
-                {"input": self.input, "nodes": self.outputs, "inputs": inputs},
-                node.raw_keys,
-            )
-        ctx = RunContext(self, node.id, attempt)
-        runner = self.engine.runner_for(node.type)
-        if node.timeout_s:
-            async with asyncio.timeout(node.timeout_s):
-                return await runner.run(node.type, inputs, config, ctx)
-        return await runner.run(node.type, inputs, config, ctx)
+        finally:
+            # From the node's own task: its successors start in this same iteration.
+            self._report(node.id, ok)
 
     @staticmethod
     def _normalize(node: PlannedNode, result: Any) -> dict[str, Any]:
@@ -498,7 +548,7 @@ class ExecutionRun:
         self.error = error
         self.finished_at = time.time()
         if status == "succeeded":
-            self.progress = 1.0
+            self.final_progress = 1.0
         else:
             self.output = None
         elapsed = self.finished_at - (self.started_at or self.finished_at)
@@ -507,7 +557,26 @@ class ExecutionRun:
         elif error is not None:
             self.log(None, "error" if status == "failed" else "warning", error["message"])
         await self.engine.journal.finished(self)
+        self.committed = True
         self._resolve_done()
+
+    def snapshot(self) -> Execution:
+        """The execution as committed, built from memory: valid once `committed` (the
+        journal wrote exactly these rows before resolving `done`), so a caller that
+        waited for the end need not read back what it just wrote."""
+        ex = replace(
+            self.execution,
+            status=self.status,
+            progress=self.progress,
+            current_node=self.current_node,
+            output=self.output,
+            error=self.error,
+            lease_expires_at=None,
+            started_at=from_epoch(self.started_at),
+            finished_at=from_epoch(self.finished_at),
+        )
+        ex.nodes = list(self.reused_records) + [node_from_row(r) for r in self.final_rows.values()]
+        return ex
 
     def _resolve_done(self) -> None:
         if not self.done.done():

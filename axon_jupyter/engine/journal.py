@@ -8,7 +8,9 @@ the bus, is ever ahead of the database: commit before announce.
 
 Flushing is group commit. A change that someone waits for (an execution reaching a
 terminal state, `commit()`) flushes at once; other changes (a node finishing, a log
-line, progress) ride along with the next flush, at most `interval` seconds later.
+line, progress) ride along with the next flush, at most `interval` seconds later, or
+sooner once `batch_rows` rows wait: the writer thread then works through them on the
+other core while the DAG runs on, instead of leaving one big tail for the end.
 While a flush is in flight, new changes accumulate and go in the next one, so under
 load batches grow instead of commits multiplying. A failed flush (database locked or
 full) is retried with backoff; nothing recorded is dropped.
@@ -39,6 +41,7 @@ log = logging.getLogger("axon.engine")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _MAX_BACKOFF = 5.0
+_FINAL = frozenset({"succeeded", "skipped", "stopped", "failed"})
 
 
 def _iso_epoch(value: float | None) -> str | None:
@@ -55,7 +58,8 @@ class Journal:
         engine_id: str,
         *,
         lease_s: float,
-        interval: float = 0.02,
+        interval: float = 0.05,
+        batch_rows: int = 500,
         on_lost: Callable[[set[str]], None] | None = None,
     ):
         self.store = store
@@ -63,6 +67,7 @@ class Journal:
         self.engine_id = engine_id
         self.lease_s = lease_s
         self.interval = interval
+        self.batch_rows = batch_rows
         self.on_lost = on_lost
         self._nodes: list[NodeState] = []
         self._logs: list[tuple[Any, ...]] = []
@@ -80,13 +85,19 @@ class Journal:
         if not state.dirty:
             state.dirty = True
             self._nodes.append(state)
-            if self._timer is None and self._flushing is None:
-                self._schedule()
+            if self._flushing is None:
+                if len(self._nodes) >= self.batch_rows:
+                    self._kick_now()
+                elif self._timer is None:
+                    self._schedule()
 
     def log(self, row: tuple[Any, ...]) -> None:
         self._logs.append(row)
-        if self._timer is None and self._flushing is None:
-            self._schedule()
+        if self._flushing is None:
+            if len(self._logs) >= self.batch_rows:
+                self._kick_now()
+            elif self._timer is None:
+                self._schedule()
 
     def progress(self, run: ExecutionRun) -> None:
         if not run.progress_dirty:
@@ -152,27 +163,41 @@ class Journal:
         batch = ExecutionBatch(self.engine_id)
         announce: list[tuple[str, Event]] = []
         listen = self.events.subscriber_count > 0
+        ids = batch.ids
         nodes, self._nodes = self._nodes, []
+        rows = batch.nodes
         for st in nodes:
             st.dirty = False
-            batch.nodes.append(st.row())
+            row = st.row()
+            rows.append(row)
             if listen:
                 announce.append((st.run.id, st.event()))
+            if st.status in _FINAL:
+                # Its last row is in this batch: keep the row (plain values), drop the
+                # live record.
+                st.run.final_rows[st.id] = row
+                st.run.states.pop(st.id, None)
+        if nodes:
+            ids.update({st.run.id for st in nodes})
         logs, self._logs = self._logs, []
         batch.logs = logs
+        ids.update({row[0] for row in logs})
         started, self._started = self._started, []
         for run in started:
+            ids.add(run.id)
             batch.started.append((run.started_at, now + self.lease_s, run.id))
             if listen:
                 announce.append((run.id, run.update_event("running")))
         progress, self._progress = self._progress, []
         for run in progress:
+            ids.add(run.id)
             run.progress_dirty = False
             batch.progress.append((run.progress, run.current_node, run.id))
             if listen:
                 announce.append((run.id, run.update_event("running")))
         finished, self._finished = self._finished, []
         for run in finished:
+            ids.add(run.id)
             batch.finished.append(
                 (
                     run.status,
@@ -184,8 +209,9 @@ class Journal:
                     run.id,
                 )
             )
-            announce.append((run.id, run.update_event(run.status)))
-            announce.append((run.id, run.notification_event()))
+            if listen:
+                announce.append((run.id, run.update_event(run.status)))
+                announce.append((run.id, run.notification_event()))
         waiters, self._waiters = self._waiters, []
         return batch, announce, waiters, (nodes, logs, started, progress, finished)
 

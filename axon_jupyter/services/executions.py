@@ -10,6 +10,7 @@ response never shows a state the database does not hold. Must never import torna
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from ..auth.identity import Principal
@@ -158,7 +159,19 @@ class ExecutionService:
             input=payload,
             via=principal.via,
         )
+        return await self._answer(principal, run, seconds)
+
+    async def _answer(self, principal: Principal, run: Any, seconds: float) -> Execution:
+        """The new execution: as inserted (queued) when not waiting; as committed at its
+        end when it ended within `seconds` (from memory: those are exactly the rows the
+        engine committed); else as the database holds it now."""
+        if seconds <= 0:
+            ex = replace(run.execution)
+            ex.nodes = list(run.reused_records)
+            return with_all_nodes(ex)
         await self.engine.wait(run.id, seconds)
+        if run.committed:
+            return with_all_nodes(run.snapshot())
         return await self.get(principal, run.id)
 
     async def stop(self, principal: Principal, execution_id: str) -> Execution:
@@ -223,5 +236,4 @@ class ExecutionService:
             rerun_from=node_id,
             via=principal.via,
         )
-        await self.engine.wait(run.id, seconds)
-        return await self.get(principal, run.id)
+        return await self._answer(principal, run, seconds)

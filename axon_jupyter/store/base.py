@@ -136,10 +136,15 @@ class Store(abc.ABC):
     # executions (the engine writes in batches; see store/executions.py)
     @abc.abstractmethod
     async def create_execution(
-        self, execution: Execution, reused: list[ExecutionNode] | tuple = ()
+        self,
+        execution: Execution,
+        reused: list[ExecutionNode] | tuple = (),
+        *,
+        encoded: dict[str, str] | None = None,
     ) -> None:
         """Insert a queued execution (and any node records a retry reuses) and increment
-        its workflow's execution_count, in one transaction."""
+        its workflow's execution_count, in one transaction. `encoded`: the JSON of
+        `definition` / `node_versions` when the caller already has it."""
 
     @abc.abstractmethod
     async def write_execution_batch(self, batch: ExecutionBatch) -> set[str]:
