@@ -61,6 +61,15 @@ async def test_execute_status_codes(alice, axon_runtime, axon_client):
     resp = await client.post(f"workflows/{unknown}/execute", {"input": {}})
     assert resp.status == 400 and resp.error_code == "VALIDATION_ERROR"
     assert resp.json()["error"]["details"]["node"] == "z"
+    # A definition broken behind the API's back is refused structurally, naming the field.
+    broken = await store_workflow(axon_runtime, alice.id, [n("a", "t_noop")])
+    stored = await axon_runtime.store.get_workflow(alice.id, broken)
+    stored.definition["connections"] = [e("a", "ghost")]
+    stored.version = 2
+    assert await axon_runtime.store.update_workflow(stored, 1)
+    resp = await client.post(f"workflows/{broken}/execute", {"input": {}})
+    assert resp.status == 400 and resp.error_code == "VALIDATION_ERROR"
+    assert resp.json()["error"]["details"]["field"] == "definition.connections[0].to"
     anonymous = await axon_client.post(f"workflows/{wf}/execute", {"input": {}})
     assert anonymous.status == 401 and anonymous.error_code == "UNAUTHORIZED"
     assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")

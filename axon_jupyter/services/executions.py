@@ -18,6 +18,7 @@ from ..engine.engine import Engine, pin_versions
 from ..errors import Conflict, not_found
 from ..models import EXECUTION_STATUSES, Execution, ExecutionNode, LogEntry, Page
 from ..store.base import Store
+from .definitions import normalize_definition
 from .inputs import get_int, get_str, invalid, paging, reject_unknown, require_object
 from .workflows import WorkflowService
 
@@ -154,7 +155,9 @@ class ExecutionService:
         run = await self.engine.start_execution(
             user=principal.user,
             workflow=wf,
-            definition=wf.definition or {"nodes": [], "connections": []},
+            # Checked again at execute time: structurally here, against the node types
+            # (which may have changed since the save) by the engine.
+            definition=normalize_definition(wf.definition),
             workflow_version=wf.version,
             input=payload,
             via=principal.via,
@@ -223,8 +226,9 @@ class ExecutionService:
             definition = pin_versions(source.definition or {}, source.node_versions)
             revision = source.workflow_version
         else:
-            definition = wf.definition or {"nodes": [], "connections": []}
+            definition = wf.definition
             revision = wf.version
+        definition = normalize_definition(definition)
         run = await self.engine.start_execution(
             user=principal.user,
             workflow=wf,
