@@ -234,8 +234,15 @@ class Engine:
 
     # ------------------------------------------------------------ leases
     async def heartbeat(self) -> None:
+        # Only runs already inserted when the heartbeat starts can be judged by it: one
+        # inserted meanwhile is simply not in its answer yet.
+        known = set(self.runs)
         held = await self.store.heartbeat(self.engine_id, time.time() + self.settings.lease_s)
-        lost = {run.id for run in self.runs.values() if run.id not in held and not run.closing}
+        lost = {
+            run_id
+            for run_id in known - held
+            if (run := self.runs.get(run_id)) is not None and not run.closing
+        }
         if lost:
             self._on_lost(lost)
 

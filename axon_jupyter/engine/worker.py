@@ -17,11 +17,15 @@ files), and when running as root, CAP_SYS_RESOURCE is dropped so the code cannot
 them back; optionally a switch to an unprivileged uid/gid.
 """
 
+# Everything the worker itself needs is imported before it drops privileges: with
+# `worker_user` set, the Python installation may not be readable afterwards.
+import asyncio
 import contextlib
 import ctypes
 import faulthandler
 import json
 import linecache
+import logging
 import os
 import resource
 import sys
@@ -160,7 +164,6 @@ def _run_job(job, limits):
             }
         value = run(job.get("inputs") or {}, job.get("config") or {})
         if hasattr(value, "__await__"):
-            import asyncio
 
             async def _await(awaitable):
                 return await awaitable
@@ -218,8 +221,6 @@ def main():
     os.dup2(devnull, 0)
     out, err = _LogWriter("info"), _LogWriter("error")
     sys.stdout, sys.stderr = out, err
-
-    import logging
 
     class _Handler(logging.Handler):
         def emit(self, record):
