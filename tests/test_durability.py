@@ -239,11 +239,12 @@ async def test_two_engines_on_one_database_never_take_live_executions(alice, axo
         assert row.status == "running" and row.engine_id == engine.engine_id
         # A stop through the other engine is written to the row; the holder notices at
         # its next heartbeat and abandons its run without writing over the stop.
+        local = engine.runs[ex_id]
         assert await other.stop_execution(alice.id, ex_id) is True
-        assert ex_id in engine.runs
         await engine.heartbeat()
-        await asyncio.wait_for(asyncio.shield(engine.runs[ex_id].done), 5)
+        await asyncio.wait_for(asyncio.shield(local.done), 5)
         await asyncio.sleep(0.1)
+        assert local.abandoned and ex_id not in engine.runs
         row = await axon_runtime.store.get_execution(alice.id, ex_id)
         assert row.status == "stopped"
         assert row.error["code"] == "EXECUTION_STOPPED"
@@ -289,10 +290,15 @@ async def test_node_records_and_logs_are_written_in_batches(alice, axon_runtime)
     )
     journal = axon_runtime.engine.journal
     before = journal.flushes
+    started = time.monotonic()
     ex = await run(alice.client, wf)
+    elapsed = time.monotonic() - started
     assert ex["status"] == "succeeded"
     assert len(ex["nodes"]) == size and all(x["status"] == "succeeded" for x in ex["nodes"])
     logs = await alice.client.get(f"executions/{ex['id']}/logs", params={"limit": 1000})
     assert logs.json()["pagination"]["total"] == size + 1
-    # 300 node records and 301 log lines, yet only a handful of transactions.
-    assert journal.flushes - before <= 10, journal.flushes - before
+    # 300 node records and 301 log lines, yet a transaction per flush interval (plus
+    # the start and the end), not one per record: whatever the machine's speed.
+    flushes = journal.flushes - before
+    assert flushes <= elapsed / journal.interval + 4, (flushes, elapsed)
+    assert flushes < size / 10, flushes

@@ -312,14 +312,14 @@ async def test_progress_and_current_node_are_kept_current(alice, axon_runtime):
 
 async def test_queued_executions_start_in_order_under_the_global_bound(alice, axon_runtime):
     assert axon_runtime.engine.settings.max_executions == 2  # from the trait
-    wf = await store_workflow(axon_runtime, alice.id, [n("s", "t_sleep", seconds=0.3)])
+    wf = await store_workflow(axon_runtime, alice.id, [n("s", "t_sleep", seconds=0.6)])
     ids = []
     for _ in range(5):
         resp = await alice.client.post(f"workflows/{wf}/execute", {"input": {}})
         assert resp.status == 201
         assert resp.json()["status"] == "queued"
         ids.append(resp.json()["id"])
-    await asyncio.sleep(0.1)
+    await wait_status(alice.client, ids[1], {"running"})
     states = [(await alice.client.get(f"executions/{i}")).json()["status"] for i in ids]
     assert states == ["running", "running", "queued", "queued", "queued"]
     queued = await alice.client.get("executions", params={"status": "queued"})
