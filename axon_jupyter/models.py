@@ -42,7 +42,14 @@ def _iso(ts: datetime) -> str:
 
 
 def from_epoch(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+    return None if value is None else _from_epoch(value)
+
+
+@lru_cache(maxsize=65536)
+def _from_epoch(value: float) -> datetime:
+    # Cached like _iso: rows read again and again share one (immutable) datetime, whose
+    # hash CPython keeps, so formatting it again is a cache hit too.
+    return datetime.fromtimestamp(value, UTC)
 
 
 @dataclass(slots=True)

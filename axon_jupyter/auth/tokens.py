@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -41,6 +42,7 @@ class TokenSigner:
         if len(key) < MIN_SECRET_BYTES:
             raise ValueError("jwt_secret must be at least 256 bits (32 bytes)")
         self._key = key
+        self._verified = lru_cache(maxsize=4096)(self._verify)
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
@@ -79,6 +81,17 @@ class TokenSigner:
 
     def decode(self, token: str, typ: str) -> TokenClaims:
         """Verify signature, algorithm, expiry and required claims; any failure is 401."""
+        claims = self._verified(token)
+        if claims.exp <= time.time():  # a cached verification must not outlive the token
+            raise Unauthorized("token has expired", {"reason": "token_expired"})
+        if claims.typ != typ:
+            raise Unauthorized("invalid token", {"reason": "wrong_token_type"})
+        return claims
+
+    def _verify(self, token: str) -> TokenClaims:
+        # Cached per signer (see __init__): a client sends the same token on every
+        # request, and signature checking was a tenth of a request's CPU. Only
+        # successful verifications are cached; revocation is checked by the caller.
         try:
             data = jwt.decode(
                 token,
@@ -91,12 +104,10 @@ class TokenSigner:
             raise Unauthorized("token has expired", {"reason": "token_expired"}) from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("invalid token", {"reason": "invalid_token"}) from exc
-        if data.get("typ") != typ:
-            raise Unauthorized("invalid token", {"reason": "wrong_token_type"})
         return TokenClaims(
             sub=str(data["sub"]),
             jti=str(data["jti"]),
-            typ=data["typ"],
+            typ=str(data["typ"]),
             exp=int(data["exp"]),
             iat=int(data["iat"]),
             fam=data.get("fam"),
