@@ -421,7 +421,3 @@ class CreateApiKeyApp(_CliApp):
 
 def main() -> None:
     AxonApp.launch_instance()
-
-
-if __name__ == "__main__":
-    main()
