@@ -1,10 +1,12 @@
 """One execution, run: the DAG loop, the per-node attempt loop, and their records.
 
-The core is `graphlib.TopologicalSorter`: `get_ready()` hands out nodes whose
-predecessors are done; each runs as its own task (bounded per execution here, and
-globally by the engine's node semaphore); a finished task's node is marked `done()`,
-which readies its successors. Completions are delivered through a deque and one
-wake-up future, so the loop costs O(1) per node however wide the DAG is.
+The core is the topological-sorter protocol of `graphlib.TopologicalSorter`
+(`get_ready()`, `done()`; graphlib itself plans and checks the graph, `PlanSorter`
+replays its protocol per run without per-node allocations): ready nodes each run as
+their own task (bounded per execution, and globally by the engine's node counter); a
+node's task, as it ends, marks it `done()` and starts what that readied, from within
+the same loop iteration. There is no central loop to wake: O(1) per node however wide
+or long the DAG is.
 
 Data flow and branching follow one generic rule: a connection delivers the source
 node's output for its `sourcePort` to the target's `targetPort`, if the source emitted
@@ -29,15 +31,14 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
-from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AxonError
 from ..models import Execution, ExecutionNode, from_epoch
 from ..nodes.types import NodeError
 from ..store.executions import node_from_row
-from .journal import node_event, notification_event, update_event
-from .plan import Plan, PlannedNode
+from .journal import notification_event, update_event
+from .plan import Plan, PlannedNode, PlanSorter
 from .runners import NodeFailure
 from .templates import ConfigTemplateError, render_config
 
@@ -67,7 +68,6 @@ class NodeState:
 
     __slots__ = (
         "attempts",
-        "dirty",
         "error",
         "finished_at",
         "id",
@@ -92,7 +92,6 @@ class NodeState:
         self.outputs: dict[str, Any] | None = None
         self.outputs_json: str | None = None
         self.error: dict[str, Any] | None = None
-        self.dirty = False
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -107,9 +106,6 @@ class NodeState:
             self.outputs_json,
             None if self.error is None else _dumps(self.error),
         )
-
-    def event(self) -> Event:
-        return node_event(self)
 
 
 class RunContext:
@@ -213,10 +209,9 @@ class ExecutionRun:
         self.progress_dirty = False
         self.outputs: dict[str, dict[str, Any]] = {}
         self.reused = reused or {}
-        # Live records of nodes that run or wait for their row to be written; the
-        # journal drops a record once its final row is committed, keeping only the
-        # status (plain strings: nothing for the garbage collector to walk). A 10k-node
-        # run thus never holds 10k record objects at once.
+        # Live records of running nodes only: a finished node leaves its final row (plain
+        # values) with the journal and its status here (strings: nothing for the garbage
+        # collector to walk), so a 10k-node run never holds 10k record objects at once.
         self.states: dict[str, NodeState] = {}
         self.statuses: dict[str, str] = dict.fromkeys(self.reused, "succeeded")
         self.total = len(plan.nodes)
@@ -232,7 +227,7 @@ class ExecutionRun:
         self.failure_reason: str | None = None
         self._running: dict[str, asyncio.Task] = {}  # node id -> its task
         self._ready: deque[str] = deque()
-        self._sorter: TopologicalSorter[str] | None = None
+        self._sorter: PlanSorter | None = None
         self._all_done: asyncio.Future | None = None
         self._stopping = False
 
@@ -274,7 +269,8 @@ class ExecutionRun:
         if status == "failed" and self.failure_reason is None:
             self.failure_reason = (state.error or {}).get("message")
         state.finished_at = time.time()
-        self.engine.journal.node(state)
+        self.engine.journal.node(state)  # takes its final row
+        self.states.pop(state.id, None)
         self.finished_count += 1
         self.engine.journal.progress(self)
 
@@ -514,6 +510,7 @@ class ExecutionRun:
                 state.status = "stopped"
                 state.finished_at = time.time()
                 journal.node(state)
+                self.states.pop(state.id, None)
             raise
         finally:
             # From the node's own task: its successors start in this same iteration.

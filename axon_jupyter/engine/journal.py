@@ -69,7 +69,13 @@ class Journal:
         self.interval = interval
         self.batch_rows = batch_rows
         self.on_lost = on_lost
-        self._nodes: list[NodeState] = []
+        # Node records waiting for a flush: the final row of a finished node (plain
+        # values: the live record is gone at once, so a big DAG leaves nothing behind for
+        # the garbage collector), and the live record of a node still running (its row is
+        # taken at flush time). Keyed (execution id, node id): the newest state wins.
+        self._rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._live: dict[tuple[str, str], NodeState] = {}
+        self._row_runs: dict[str, ExecutionRun] = {}
         self._logs: list[tuple[Any, ...]] = []
         self._progress: list[ExecutionRun] = []
         self._started: list[ExecutionRun] = []
@@ -82,14 +88,21 @@ class Journal:
 
     # ------------------------------------------------------------ recording
     def node(self, state: NodeState) -> None:
-        if not state.dirty:
-            state.dirty = True
-            self._nodes.append(state)
-            if self._flushing is None:
-                if len(self._nodes) >= self.batch_rows:
-                    self._kick_now()
-                elif self._timer is None:
-                    self._schedule()
+        run = state.run
+        key = (run.id, state.id)
+        if state.status in _FINAL:
+            row = state.row()
+            self._rows[key] = row
+            self._live.pop(key, None)
+            run.final_rows[state.id] = row
+        else:
+            self._live[key] = state
+        self._row_runs[run.id] = run
+        if self._flushing is None:
+            if len(self._rows) >= self.batch_rows:
+                self._kick_now()
+            elif self._timer is None:
+                self._schedule()
 
     def log(self, row: tuple[Any, ...]) -> None:
         self._logs.append(row)
@@ -126,7 +139,8 @@ class Journal:
     @property
     def pending(self) -> bool:
         return bool(
-            self._nodes
+            self._rows
+            or self._live
             or self._logs
             or self._progress
             or self._started
@@ -164,21 +178,15 @@ class Journal:
         announce: list[tuple[str, Event]] = []
         listen = self.events.subscriber_count > 0
         ids = batch.ids
-        nodes, self._nodes = self._nodes, []
-        rows = batch.nodes
-        for st in nodes:
-            st.dirty = False
-            row = st.row()
-            rows.append(row)
-            if listen:
-                announce.append((st.run.id, st.event()))
-            if st.status in _FINAL:
-                # Its last row is in this batch: keep the row (plain values), drop the
-                # live record.
-                st.run.final_rows[st.id] = row
-                st.run.states.pop(st.id, None)
-        if nodes:
-            ids.update({st.run.id for st in nodes})
+        final, self._rows = self._rows, {}
+        live, self._live = self._live, {}
+        row_runs, self._row_runs = self._row_runs, {}
+        rows = batch.nodes = list(final.values())
+        rows.extend(st.row() for st in live.values())
+        ids.update(row_runs)
+        if listen:
+            for row in rows:
+                announce.append((row[0], node_event(row_runs[row[0]], row)))
         logs, self._logs = self._logs, []
         batch.logs = logs
         ids.update({row[0] for row in logs})
@@ -213,15 +221,20 @@ class Journal:
                 announce.append((run.id, run.update_event(run.status)))
                 announce.append((run.id, run.notification_event()))
         waiters, self._waiters = self._waiters, []
-        return batch, announce, waiters, (nodes, logs, started, progress, finished)
+        return batch, announce, waiters, (final, live, row_runs, logs, started, progress, finished)
 
     def _restore(self, parts: Any, waiters: list[asyncio.Future]) -> None:
         """Put a failed batch back in front of what was recorded since."""
-        nodes, logs, started, progress, finished = parts
-        for st in nodes:
-            if not st.dirty:
-                st.dirty = True
-                self._nodes.append(st)
+        final, live, row_runs, logs, started, progress, finished = parts
+        for key, row in final.items():
+            if key not in self._rows:
+                self._rows[key] = row
+                self._live.pop(key, None)
+        for key, st in live.items():
+            if key not in self._rows and key not in self._live:
+                self._live[key] = st
+        for run_id, run in row_runs.items():
+            self._row_runs.setdefault(run_id, run)
         self._logs[:0] = logs
         self._started[:0] = started
         for run in progress:
@@ -269,20 +282,20 @@ class Journal:
             self._flushing = None
 
 
-def node_event(state: NodeState) -> Event:
-    run = state.run
+def node_event(run: ExecutionRun, row: tuple[Any, ...]) -> Event:
+    """node_update from a node row (store/executions.py's column order)."""
     return Event(
         NODE_UPDATE,
         {
             "execution_id": run.id,
             "workflow_id": run.workflow_id,
-            "node_id": state.id,
-            "type": state.type_id,
-            "status": state.status,
-            "attempts": state.attempts,
-            "started_at": _iso_epoch(state.started_at),
-            "finished_at": _iso_epoch(state.finished_at),
-            "error": state.error,
+            "node_id": row[1],
+            "type": row[2],
+            "status": row[4],
+            "attempts": row[5],
+            "started_at": _iso_epoch(row[6]),
+            "finished_at": _iso_epoch(row[7]),
+            "error": None if row[9] is None else json.loads(row[9]),
         },
         user_id=run.user_id,
         workflow_id=run.workflow_id,
