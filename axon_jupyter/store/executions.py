@@ -61,6 +61,24 @@ _LOG_INSERT_JSON = (
 )
 
 
+def _fail_live(
+    conn: sqlite3.Connection, ex_id: str, now: float, error_json: str, message: str
+) -> None:
+    """Fail a live execution that lost its engine, and its running nodes, with a log line
+    saying why (reaper and shutdown release share this; terminal rows never change)."""
+    conn.execute(
+        "UPDATE executions SET status = 'failed', error = ?, finished_at = ?, "
+        f"lease_expires_at = NULL WHERE id = ? AND status IN {LIVE}",
+        (error_json, now, ex_id),
+    )
+    conn.execute(
+        "UPDATE execution_nodes SET status = 'failed', error = ?, finished_at = ? "
+        "WHERE execution_id = ? AND status = 'running'",
+        (error_json, now, ex_id),
+    )
+    conn.execute(_LOG_INSERT, (ex_id, now, "error", None, message))
+
+
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -367,17 +385,7 @@ class ExecutionStore:
                     )
                     reaped.append(ReapedExecution(ex_id, user_id, workflow_id, "queued"))
                     continue
-                conn.execute(
-                    "UPDATE executions SET status = 'failed', error = ?, finished_at = ?, "
-                    f"lease_expires_at = NULL WHERE id = ? AND status IN {LIVE}",
-                    (error_json, now, ex_id),
-                )
-                conn.execute(
-                    "UPDATE execution_nodes SET status = 'failed', error = ?, finished_at = ? "
-                    "WHERE execution_id = ? AND status = 'running'",
-                    (error_json, now, ex_id),
-                )
-                conn.execute(_LOG_INSERT, (ex_id, now, "error", None, error["message"]))
+                _fail_live(conn, ex_id, now, error_json, error["message"])
                 reaped.append(ReapedExecution(ex_id, user_id, workflow_id, "failed"))
             return reaped
 
@@ -409,17 +417,7 @@ class ExecutionStore:
                     )
                     released.append(ReapedExecution(ex_id, user_id, workflow_id, "queued"))
                     continue
-                conn.execute(
-                    "UPDATE executions SET status = 'failed', error = ?, finished_at = ?, "
-                    "lease_expires_at = NULL WHERE id = ?",
-                    (error_json, now, ex_id),
-                )
-                conn.execute(
-                    "UPDATE execution_nodes SET status = 'failed', error = ?, finished_at = ? "
-                    "WHERE execution_id = ? AND status = 'running'",
-                    (error_json, now, ex_id),
-                )
-                conn.execute(_LOG_INSERT, (ex_id, now, "error", None, error["message"]))
+                _fail_live(conn, ex_id, now, error_json, error["message"])
                 released.append(ReapedExecution(ex_id, user_id, workflow_id, "failed"))
             return released
 
