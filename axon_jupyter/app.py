@@ -241,6 +241,13 @@ class AxonApp(AxonTraits, ExtensionApp):
         "worker thread, so a crafted document never blocks the server.",
     ).tag(config=True)
 
+    token_cache_seconds = Float(
+        1.0,
+        help="How long a bearer token's user and revocation state is reused between "
+        "requests (0: read on every request). Revocations in this server apply at once; "
+        "revocations by another process on the same database apply within this time.",
+    ).tag(config=True)
+
     sqlite_busy_timeout_ms = Integer(
         5000,
         help="How long a write waits for SQLite's lock before answering 503 UNAVAILABLE.",
@@ -249,6 +256,7 @@ class AxonApp(AxonTraits, ExtensionApp):
     def axon_config(self) -> AxonConfig:
         return AxonConfig(
             sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
+            token_cache_seconds=self.token_cache_seconds,
             data_dir=self.data_dir,
             db_url=self.db_url,
             jwt_secret=self.jwt_secret,

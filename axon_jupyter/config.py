@@ -84,6 +84,7 @@ class AxonConfig:
     worker_memory_mb: int = 2048
     worker_user: str = ""
     sqlite_busy_timeout_ms: int = 5000
+    token_cache_seconds: float = 1.0
     # Real time (WebSocket events, GraphQL): see AxonApp's traits for what each means.
     ws_auth_timeout: float = 10.0
     ws_max_message_size: int = 64 * 1024

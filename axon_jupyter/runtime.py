@@ -54,7 +54,12 @@ class AxonRuntime:
             lockout=cfg.bruteforce_lockout,
             max_lockout=cfg.bruteforce_max_lockout,
         )
-        self.auth = AuthService(self.store, self.signer, bruteforce=self.bruteforce)
+        self.auth = AuthService(
+            self.store,
+            self.signer,
+            bruteforce=self.bruteforce,
+            token_cache_seconds=cfg.token_cache_seconds,
+        )
         # The node catalog: built-ins and custom types; checks every saved definition.
         self.catalog = NodeCatalog(self.store, settings_from_config(self.config))
         self.nodes = NodeService(self.catalog, code_policy=self.config.code_nodes)

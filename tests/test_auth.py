@@ -209,3 +209,28 @@ async def test_untrusted_jupyter_identity(jp_serverapp, axon_jupyter_client, axo
         assert resp.status == 401
     finally:
         axon_runtime.config.trust_jupyter_identity = True
+
+
+class TestRevocationByAnotherProcess:
+    """Another process on the same database (an embedded kernel server) revokes a token:
+    this server honours it within token_cache_seconds; its own revocations at once."""
+
+    @pytest.fixture
+    def axon_config(self):
+        return {"token_cache_seconds": 0.3}
+
+    async def test_foreign_revocation_applies_within_the_cache_time(self, axon_user, axon_runtime):
+        import asyncio
+        import sqlite3
+
+        assert (await axon_user.client.get("auth/me")).status == 200
+        claims = axon_runtime.signer.decode(axon_user.token, "access")
+        with sqlite3.connect(axon_runtime.store.path) as other:  # not through this server
+            other.execute(
+                "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)",
+                (claims.jti, claims.exp),
+            )
+        await asyncio.sleep(0.4)
+        resp = await axon_user.client.get("auth/me")
+        assert resp.status == 401
+        assert resp.json()["error"]["details"]["reason"] == "token_revoked"

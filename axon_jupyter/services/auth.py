@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,11 +33,23 @@ def _valid_email(email: str) -> bool:
 
 class AuthService:
     def __init__(
-        self, store: Store, signer: TokenSigner, *, bruteforce: BruteForceGuard | None = None
+        self,
+        store: Store,
+        signer: TokenSigner,
+        *,
+        bruteforce: BruteForceGuard | None = None,
+        token_cache_seconds: float = 1.0,
     ):
         self.store = store
         self.signer = signer
         self.bruteforce = BruteForceGuard() if bruteforce is None else bruteforce
+        # (sub, jti, fam) -> (user, read at, store write generation). A bearer token's
+        # user and revocation state is read once per `token_cache_seconds`, not once per
+        # request. Any write in this process (a logout, a revocation, a plan change)
+        # invalidates it at once; a revocation made by another process on the same
+        # database takes effect here within `token_cache_seconds`.
+        self.token_cache_seconds = token_cache_seconds
+        self._token_users: dict[tuple[str, str, str | None], tuple[User, float, int]] = {}
 
     # ------------------------------------------------------------ users
     async def create_user(
@@ -143,8 +156,7 @@ class AuthService:
     # ------------------------------------------------------------ authentication
     async def authenticate_bearer(self, token: str) -> Principal:
         claims = self.signer.decode(token, "access")
-        revoked_keys = (claims.jti, "fam:" + claims.fam) if claims.fam else (claims.jti, claims.jti)
-        user = await self.store.get_user_for_token(claims.sub, *revoked_keys)
+        user = await self._token_user(claims.sub, claims.jti, claims.fam)
         if user is None:
             raise Unauthorized("invalid token", {"reason": "token_revoked"})
         scopes = frozenset(claims.scope.split()) if claims.scope else None
@@ -157,6 +169,26 @@ class AuthService:
             token_family=claims.fam,
             credential_id=claims.client_id,
         )
+
+    async def _token_user(self, sub: str, jti: str, fam: str | None) -> User | None:
+        key = (sub, jti, fam)
+        generation = getattr(self.store, "write_generation", None)
+        now = time.monotonic()
+        cached = self._token_users.get(key)
+        if (
+            cached is not None
+            and generation is not None
+            and cached[2] == generation
+            and now - cached[1] < self.token_cache_seconds
+        ):
+            return cached[0]
+        revoked_keys = (jti, "fam:" + fam) if fam else (jti, jti)
+        user = await self.store.get_user_for_token(sub, *revoked_keys)
+        if user is not None and generation is not None and self.token_cache_seconds > 0:
+            if len(self._token_users) >= 10_000:  # bounded: idle entries go wholesale
+                self._token_users.clear()
+            self._token_users[key] = (user, now, generation)
+        return user
 
     async def authenticate_api_key(self, key: str) -> Principal:
         digest = hash_key(key)

@@ -115,6 +115,10 @@ class SqliteStore(ExecutionStore, NodeStore, OAuthStoreMixin, Store):
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # Bumped by every write through transaction()/_write() (all user, key and
+        # revocation writes go through them): caches of auth reads compare it to know
+        # that nothing changed in this process since they read.
+        self.write_generation = 0
 
     # ---------------------------------------------------------------- lifecycle
     async def _connect(self, *, read_only: bool) -> aiosqlite.Connection:
@@ -159,6 +163,7 @@ class SqliteStore(ExecutionStore, NodeStore, OAuthStoreMixin, Store):
         """One write transaction on the single writer: BEGIN IMMEDIATE ... COMMIT."""
         async with self._write_lock:
             conn = self._writer
+            self.write_generation += 1
             with translate_errors():
                 await conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -173,6 +178,7 @@ class SqliteStore(ExecutionStore, NodeStore, OAuthStoreMixin, Store):
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
         """A single-statement write (atomic by itself); returns the changed row count."""
         async with self._write_lock:
+            self.write_generation += 1
             with translate_errors():
                 cur = await self._writer.execute(sql, tuple(params))
                 return cur.rowcount
